@@ -1,0 +1,103 @@
+"""Write videos with PyAV: lossless by default, since a sub-percent pulse does not survive lossy codecs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from collections.abc import Iterable
+
+import av
+import numpy as np
+
+from rppgkit.errors import VideoError
+
+
+@dataclass(frozen=True)
+class Codec:
+    """An FFmpeg encoder with the pixel format and options that define its quality."""
+
+    encoder: str
+    pix_fmt: str
+    options: dict[str, str]
+    bit_rate: int | None = None
+
+    @property
+    def lossless(self) -> bool:
+        return self.encoder in {"ffv1", "huffyuv"} or self.options.get("crf") == "0"
+
+
+FFV1 = Codec("ffv1", "bgr0", {"level": "3", "slices": "4"})
+X264RGB_LOSSLESS = Codec("libx264rgb", "bgr24", {"crf": "0", "preset": "ultrafast"})
+
+
+_CONTAINERS = {".mkv": "matroska", ".avi": "avi", ".mp4": "mp4", ".mov": "mov"}
+
+
+def fps_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+class VideoWriter:
+    """Context manager that appends RGB frames and renames the file into place on success.
+
+    A failure inside the `with` block removes the partial file, so no half-written video is left.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, codec: Codec = FFV1) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.codec = codec
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+
+    def __enter__(self) -> VideoWriter:
+        fmt = _CONTAINERS.get(self.path.suffix.lower())
+        if fmt is None:
+            raise VideoError(
+                f"unsupported output extension {self.path.suffix!r}: use one of {sorted(_CONTAINERS)}"
+            )
+        self._container = av.open(str(self._tmp), mode="w", format=fmt)
+        return self
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one frame given as an `[H, W, 3]` uint8 RGB array."""
+        assert self._container is not None, "use VideoWriter in a with-block"
+        if self._stream is None:
+            h, w = rgb.shape[:2]
+            stream = self._container.add_stream(self.codec.encoder, rate=fps_fraction(self.fps))
+            stream.width, stream.height = w, h
+            stream.pix_fmt = self.codec.pix_fmt
+            stream.options = dict(self.codec.options)
+            if self.codec.bit_rate:
+                stream.codec_context.bit_rate = self.codec.bit_rate
+            self._stream = stream
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        self._container.mux(self._stream.encode(frame))
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        assert self._container is not None
+        ok = exc_type is None and self._stream is not None
+        try:
+            if ok:
+                self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+            if ok:
+                os.replace(self._tmp, self.path)
+            else:
+                self._tmp.unlink(missing_ok=True)
+        if exc_type is None and not ok:
+            raise VideoError(f"no frames were given for {self.path}; nothing was written")
+
+
+def write_video(
+    path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, codec: Codec = FFV1
+) -> Path:
+    """Write an iterable of RGB frames to `path` (lossless FFV1 in Matroska by default)."""
+    with VideoWriter(path, fps, codec) as writer:
+        for rgb in frames:
+            writer.write(rgb)
+    return Path(path)
