@@ -18,8 +18,8 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=p, prefix=".rppgkit-probe-", delete=True)
-        probe.close()
+        with tempfile.TemporaryFile(dir=p):
+            pass
     except OSError as exc:
         raise RppgError(
             f"cannot write to output directory {p}: {exc.strerror or exc}; choose another --out"

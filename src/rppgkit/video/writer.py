@@ -1,12 +1,12 @@
-"""Write videos with PyAV: lossless by default, since a sub-percent pulse does not survive lossy codecs."""
+"""Write videos with PyAV, losslessly by default: lossy codecs erase a sub-percent pulse."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Iterable
 
 import av
 import numpy as np
@@ -57,7 +57,8 @@ class VideoWriter:
         fmt = _CONTAINERS.get(self.path.suffix.lower())
         if fmt is None:
             raise VideoError(
-                f"unsupported output extension {self.path.suffix!r}: use one of {sorted(_CONTAINERS)}"
+                f"unsupported output extension {self.path.suffix!r}; "
+                f"use one of {', '.join(sorted(_CONTAINERS))}"
             )
         self._container = av.open(str(self._tmp), mode="w", format=fmt)
         return self

@@ -1,0 +1,88 @@
+"""Skin segmentation inside the face box with a colour model that adapts to each face.
+
+Fixed YCrCb thresholds fail across skin tones and lighting. Instead the model learns the face's
+own skin chroma (Cr, Cb) as a Gaussian from the cheek-and-nose region of the box, which is skin
+on almost every face, with robust statistics so a lip or shadow there does not bend it. A pixel is
+skin when its chroma lies within `max_distance` Mahalanobis units and its luma is neither much
+darker (eyes, brows, hair, beard, nostrils) nor much brighter (specular highlights, clipping) than
+the cheeks. The model is a moving average over frames, so it follows slow lighting changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from rppgkit.face.detect import Box
+
+# Seed region as fractions of the face box (x0, x1, y0, y1): cheeks, nose and upper lip.
+SEED = (0.22, 0.78, 0.48, 0.72)
+MIN_CHROMA_STD = (
+    1.5  # floor on the model's spread in 8-bit levels, so clean video is not too strict
+)
+
+
+@dataclass
+class SkinModel:
+    max_distance: float = 3.0
+    dark: float = 0.55  # skin luma must exceed this fraction of the cheeks' median luma
+    bright: float = 1.45  # ... and stay below this fraction (and below clipping)
+    adapt: float = 0.2  # weight of the current frame in the moving average
+    _mean: np.ndarray | None = field(default=None, init=False)
+    _inv_cov: np.ndarray | None = field(default=None, init=False)
+    _cov: np.ndarray | None = field(default=None, init=False)
+    _luma: float = field(default=0.0, init=False)
+
+    def segment(self, roi_rgb: np.ndarray) -> np.ndarray:
+        """Boolean skin mask of a face crop (the crop is the face box)."""
+        ycc = cv2.cvtColor(roi_rgb, cv2.COLOR_RGB2YCrCb)
+        self._learn(ycc)
+        y = ycc[..., 0].astype(np.float32)
+        d = ycc[..., 1:].astype(np.float32) - self._mean
+        m = self._inv_cov
+        dist2 = (
+            m[0, 0] * d[..., 0] ** 2
+            + 2 * m[0, 1] * d[..., 0] * d[..., 1]
+            + m[1, 1] * d[..., 1] ** 2
+        )
+        luma_ok = (y > self.dark * self._luma) & (y < min(self.bright * self._luma, 250.0))
+        return (dist2 < self.max_distance**2) & luma_ok
+
+    def _learn(self, ycc: np.ndarray) -> None:
+        h, w = ycc.shape[:2]
+        x0, x1, y0, y1 = SEED
+        seed = ycc[
+            int(y0 * h) : max(int(y1 * h), int(y0 * h) + 1),
+            int(x0 * w) : max(int(x1 * w), int(x0 * w) + 1),
+        ]
+        seed = seed.reshape(-1, 3).astype(np.float32)
+        luma = float(np.median(seed[:, 0]))
+        keep = np.abs(seed[:, 0] - luma) < 0.35 * max(luma, 1.0)
+        chroma = seed[keep, 1:] if keep.sum() >= 10 else seed[:, 1:]
+        mean = np.median(chroma, axis=0)
+        # robust spread: MAD-based standard deviations with the sample correlation
+        std = np.maximum(1.4826 * np.median(np.abs(chroma - mean), axis=0), MIN_CHROMA_STD)
+        corr = np.corrcoef(chroma.T)[0, 1] if len(chroma) > 2 else 0.0
+        corr = float(np.clip(np.nan_to_num(corr), -0.9, 0.9))
+        cov = np.array(
+            [[std[0] ** 2, corr * std[0] * std[1]], [corr * std[0] * std[1], std[1] ** 2]]
+        )
+        if self._mean is None:
+            self._mean, self._cov, self._luma = mean, cov, luma
+        else:
+            a = self.adapt
+            self._mean = (1 - a) * self._mean + a * mean
+            self._cov = (1 - a) * self._cov + a * cov
+            self._luma = (1 - a) * self._luma + a * luma
+        self._inv_cov = np.linalg.inv(self._cov).astype(np.float32)
+        self._mean = self._mean.astype(np.float32)
+
+
+def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The part of the frame inside the box (clipped to the frame) and its integer bounds."""
+    h, w = rgb.shape[:2]
+    x0, y0 = max(round(box.x), 0), max(round(box.y), 0)
+    x1, y1 = min(round(box.x + box.w), w), min(round(box.y + box.h), h)
+    return rgb[y0:y1, x0:x1], (x0, y0, x1, y1)

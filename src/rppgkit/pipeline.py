@@ -1,0 +1,186 @@
+"""The measurement pipeline: video -> face -> RGB trace -> estimator -> pulse -> HR, HRV.
+
+`measure` is the Python API behind `rppgkit measure`; it returns a `Measurement` that the report
+stage turns into files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rppgkit import dsp
+from rppgkit.errors import NoFaceError, RppgError, TooShortError
+from rppgkit.estimators import create
+from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
+from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
+from rppgkit.trace.extract import Trace, extract_trace
+from rppgkit.video.reader import VideoInfo, open_video
+
+MIN_WINDOW_COVERAGE = 0.8  # a window needs a face in this share of its samples to get an HR
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of one measurement; the CLI flags map one to one onto these."""
+
+    method: str = "pos"
+    fps: float | None = None  # override the video's frame rate
+    detector: str = "yunet"
+    detect_every: int = 10  # frames between face detections
+    max_gap_s: float = 1.0  # longer stretches without a face are not bridged
+    window_s: float = 10.0
+    step_s: float = 1.0
+    min_face_fraction: float = 0.5
+    band_hz: tuple[float, float] = (0.7, 3.0)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Everything measured from one video, on a uniform time base at `fs`."""
+
+    video: Path
+    info: VideoInfo
+    options: Options
+    trace: Trace
+    fs: float
+    times: np.ndarray  # [M] s, uniform
+    pulse: np.ndarray  # [M]
+    valid: np.ndarray  # [M] bool: a face was seen near this sample
+    heart_rate: HeartRate  # whole video
+    windows: list[WindowHR]
+    peaks: np.ndarray  # indices into times of systolic peaks
+    hrv: HRV | None
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready digest of the measurement."""
+        hrs = np.array([w.bpm for w in self.windows], dtype=float)
+        snrs = np.array([w.snr_db for w in self.windows], dtype=float)
+        ok = ~np.isnan(hrs)
+        return {
+            "video": str(self.video),
+            "method": self.options.method,
+            "detector": self.options.detector,
+            "duration_s": round(float(self.times[-1] - self.times[0]), 3),
+            "n_frames": self.trace.n_frames,
+            "fps": round(self.fs, 4),
+            "face_fraction": round(self.trace.face_fraction, 4),
+            "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(0.5)],
+            "hr_bpm": round(self.heart_rate.bpm, 2),
+            "hr_snr_db": round(self.heart_rate.snr_db, 2),
+            "windows": {
+                "window_s": self.options.window_s,
+                "step_s": self.options.step_s,
+                "count": len(self.windows),
+                "with_hr": int(ok.sum()),
+                "hr_mean_bpm": _round(np.mean(hrs[ok])) if ok.any() else None,
+                "hr_min_bpm": _round(np.min(hrs[ok])) if ok.any() else None,
+                "hr_max_bpm": _round(np.max(hrs[ok])) if ok.any() else None,
+                "snr_mean_db": _round(np.mean(snrs[ok])) if ok.any() else None,
+            },
+            "hrv": None
+            if self.hrv is None
+            else {k: _round(v) for k, v in dataclasses.asdict(self.hrv).items()},
+        }
+
+
+def _round(x: float, nd: int = 2) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), nd)
+
+
+def measure(
+    video: str | os.PathLike,
+    options: Options | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    **overrides: object,
+) -> Measurement:
+    """Measure pulse, heart rate and HRV from a face video (file or folder of frames).
+
+    `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
+    """
+    opts = dataclasses.replace(options or Options(), **overrides)
+    estimator = create(opts.method)
+    if estimator.input_kind != "trace":
+        raise RppgError(f"method {opts.method!r} needs face clips, which measure does not yet pass")
+    source = open_video(video, fps=opts.fps)
+    duration = source.info.duration_s
+    if duration is not None and duration < opts.window_s:
+        raise TooShortError(_too_short(Path(video), duration, opts.window_s))
+    trace = extract_trace(
+        source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame
+    )
+    _check_face(Path(video), trace, opts)
+    fs = opts.fps or _frame_rate(trace.times)
+    times, rgb = dsp.resample_uniform(trace.times, trace.rgb, fs)
+    if times[-1] - times[0] < opts.window_s:
+        raise TooShortError(_too_short(Path(video), times[-1] - times[0], opts.window_s))
+    valid = _coverage(trace, times, opts.max_gap_s)
+    pulse = estimator(rgb, fs)
+    windows = [
+        w
+        if _share(valid, times, w.start_s, w.end_s) >= MIN_WINDOW_COVERAGE
+        else dataclasses.replace(w, bpm=float("nan"), snr_db=float("nan"))
+        for w in sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
+    ]
+    peaks = systolic_peaks(pulse, fs)
+    peaks = peaks[valid[peaks]]
+    return Measurement(
+        video=Path(video),
+        info=trace.info,
+        options=opts,
+        trace=trace,
+        fs=fs,
+        times=times,
+        pulse=pulse,
+        valid=valid,
+        heart_rate=heart_rate(pulse, fs, opts.band_hz),
+        windows=windows,
+        peaks=peaks,
+        hrv=hrv(peaks, fs) if len(peaks) >= 3 else None,
+    )
+
+
+def _too_short(path: Path, duration: float, window_s: float) -> str:
+    return (
+        f"{path} is {duration:.1f} s long, shorter than the {window_s:g} s heart-rate window; "
+        "use a longer clip or a shorter --window"
+    )
+
+
+def _check_face(path: Path, trace: Trace, opts: Options) -> None:
+    share = trace.face_fraction
+    if share == 0:
+        raise NoFaceError(
+            f"no face found in {path}; it needs a visible, roughly frontal face "
+            f"(or try --detector {'haar' if opts.detector != 'haar' else 'yunet'})"
+        )
+    if share < opts.min_face_fraction:
+        raise NoFaceError(
+            f"a face was found in only {share:.0%} of {path}'s frames, below the "
+            f"{opts.min_face_fraction:.0%} needed; trim the video or lower --min-face"
+        )
+
+
+def _frame_rate(times: np.ndarray) -> float:
+    """The video's real frame rate from its timestamps (robust to dropped frames)."""
+    steps = np.diff(times)
+    return float(1.0 / np.median(steps)) if len(steps) else 30.0
+
+
+def _coverage(trace: Trace, times: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """True where the uniform sample lies between two usable frames at most max_gap_s apart."""
+    seen = trace.times[~np.isnan(trace.rgb[:, 0])]
+    after = np.clip(np.searchsorted(seen, times), 1, len(seen) - 1)
+    gap = seen[after] - seen[after - 1] if len(seen) > 1 else np.zeros_like(times)
+    inside = (times >= seen[0] - 1e-9) & (times <= seen[-1] + 1e-9)
+    return inside & (gap <= max_gap_s + 1e-9)
+
+
+def _share(valid: np.ndarray, times: np.ndarray, start: float, end: float) -> float:
+    sel = (times >= start) & (times < end)
+    return float(valid[sel].mean()) if sel.any() else 0.0

@@ -1,0 +1,60 @@
+"""A self-contained HTML report: the PNG figure inlined, the summary and HRV as tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+
+from rppgkit.pipeline import Measurement
+
+
+def report_html(m: Measurement, png: bytes) -> str:
+    s = m.summary()
+    rows = [
+        ("video", s["video"]),
+        ("method", s["method"]),
+        ("heart rate (whole video)", f"{s['hr_bpm']} bpm, SNR {s['hr_snr_db']} dB"),
+        ("frames with a face", f"{s['face_fraction']:.1%} of {s['n_frames']}"),
+        ("duration", f"{s['duration_s']} s at {s['fps']} fps"),
+    ]
+    w = s["windows"]
+    if w["with_hr"]:
+        rows.append(
+            (
+                f"heart rate per {w['window_s']:g} s window",
+                f"mean {w['hr_mean_bpm']}, range {w['hr_min_bpm']}-{w['hr_max_bpm']} bpm, "
+                f"mean SNR {w['snr_mean_db']} dB",
+            )
+        )
+    hrv_rows = [(k, "n/a" if v is None else v) for k, v in (s["hrv"] or {}).items()]
+    window_rows = [
+        (f"{x.start_s:.1f}-{x.end_s:.1f}", f"{x.bpm:.1f}", f"{x.snr_db:.1f}") for x in m.windows
+    ]
+    image = base64.b64encode(png).decode("ascii")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>rppgkit report: {html.escape(m.video.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 10px; text-align: left; }}
+details {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>rppgkit report: {html.escape(m.video.name)}</h1>
+{_table(("measure", "value"), rows)}
+<img alt="report figure" src="data:image/png;base64,{image}">
+<h2>Heart-rate variability</h2>
+{_table(("index", "value"), hrv_rows) if hrv_rows else "<p>Too few beats for HRV.</p>"}
+<details><summary>Heart rate per window ({len(window_rows)})</summary>
+{_table(("window (s)", "HR (bpm)", "SNR (dB)"), window_rows)}
+</details>
+</body></html>
+"""
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"

@@ -1,0 +1,115 @@
+"""From video frames to an RGB trace: the mean colour of the face's skin in each frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rppgkit.face.detect import create_detector
+from rppgkit.face.skin import SkinModel, crop
+from rppgkit.face.track import FaceStatus, FaceTracker
+from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo
+
+MIN_SKIN_PIXELS = 25
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One frame with its face box and skin mask, for reports."""
+
+    time_s: float
+    rgb: np.ndarray
+    box: np.ndarray  # x, y, w, h
+    skin: np.ndarray  # [H, W] bool, full frame
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-frame measurements of a video, at the video's own (possibly irregular) timestamps."""
+
+    info: VideoInfo
+    times: np.ndarray  # [N] s
+    rgb: np.ndarray  # [N, 3] mean skin RGB, NaN where no usable face
+    status: np.ndarray  # [N] FaceStatus codes
+    boxes: np.ndarray  # [N, 4] x, y, w, h; NaN where missing
+    skin_fraction: np.ndarray  # [N] share of the face box classified as skin
+    preview: Preview | None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.times)
+
+    @property
+    def face_fraction(self) -> float:
+        """Share of frames with a usable face (detected, tracked or bridged, with skin)."""
+        return float(np.mean(~np.isnan(self.rgb[:, 0]))) if self.n_frames else 0.0
+
+    def gaps(self, min_s: float) -> list[tuple[float, float]]:
+        """Intervals (start, end) in seconds without a usable face lasting at least `min_s`."""
+        ok = ~np.isnan(self.rgb[:, 0])
+        out, start = [], None
+        for t, good in zip(self.times, ok):
+            if not good and start is None:
+                start = t
+            elif good and start is not None:
+                if t - start >= min_s:
+                    out.append((float(start), float(t)))
+                start = None
+        if start is not None and self.times[-1] - start >= min_s:
+            out.append((float(start), float(self.times[-1])))
+        return out
+
+
+def extract_trace(
+    source: FileVideo | FrameFolder,
+    detector: str = "yunet",
+    detect_every: int = 10,
+    max_gap_s: float = 1.0,
+    on_frame: Callable[[int], None] | None = None,
+) -> Trace:
+    """Stream the video once: track the face, segment its skin, average the skin colour.
+
+    Only a few numbers per frame are kept, so memory does not grow with the video's length.
+    """
+    tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
+    skin = SkinModel()
+    preview_at = (source.info.n_frames or 0) // 3
+    times, rgb, status, boxes, fraction = [], [], [], [], []
+    preview: Preview | None = None
+    for frame in source.frames():
+        box, state = tracker.update(frame.rgb, frame.time_s)
+        mean, share = (np.full(3, np.nan), 0.0)
+        if box is not None:
+            roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
+            if roi.size:
+                mask = skin.segment(roi)
+                n = int(mask.sum())
+                share = n / mask.size
+                if n >= MIN_SKIN_PIXELS:
+                    mean = np.asarray(cv2.mean(roi, mask.view(np.uint8))[:3])
+                if preview is None and frame.index >= preview_at and n >= MIN_SKIN_PIXELS:
+                    full = np.zeros(frame.rgb.shape[:2], dtype=bool)
+                    full[y0:y1, x0:x1] = mask
+                    preview = Preview(frame.time_s, frame.rgb.copy(), box.as_array(), full)
+        times.append(frame.time_s)
+        rgb.append(mean)
+        status.append(state)
+        boxes.append(box.as_array() if box is not None else np.full(4, np.nan))
+        fraction.append(share)
+        if on_frame is not None:
+            on_frame(frame.index)
+    return Trace(
+        info=source.info,
+        times=np.asarray(times),
+        rgb=np.asarray(rgb, dtype=np.float64).reshape(-1, 3),
+        status=np.asarray(status, dtype=np.int8),
+        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        skin_fraction=np.asarray(fraction, dtype=np.float32),
+        preview=preview,
+    )
+
+
+__all__ = ["FaceStatus", "Preview", "Trace", "extract_trace"]
