@@ -1,0 +1,94 @@
+"""Face detection on a real photograph, nothing on noise, and the tracker's bookkeeping."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from rppgkit.errors import RppgError
+from rppgkit.face.detect import Box, create_detector
+from rppgkit.face.skin import SkinModel
+from rppgkit.face.track import FaceStatus, FaceTracker
+
+# astronaut() scaled to 480 rows, centred in a 640x480 frame: her face spans about x 245-330,
+# y 60-165 of the frame (checked by eye).
+FACE = (240, 55, 335, 170)
+
+
+@pytest.fixture(scope="module")
+def astronaut_frame() -> np.ndarray:
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_detects_the_astronaut(name: str, astronaut_frame: np.ndarray) -> None:
+    boxes = create_detector(name)(astronaut_frame)
+    assert len(boxes) == 1
+    cx, cy = boxes[0].center
+    x0, y0, x1, y1 = FACE
+    assert x0 < cx < x1 and y0 < cy < y1
+    assert 0.5 * (x1 - x0) < boxes[0].w < 2.0 * (x1 - x0)
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_finds_nothing_in_noise(name: str) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert create_detector(name)(noise) == []
+    assert create_detector(name)(np.full((480, 640, 3), 128, np.uint8)) == []
+
+
+def test_unknown_detector() -> None:
+    with pytest.raises(RppgError, match="choose one of: yunet, haar"):
+        create_detector("mtcnn")
+
+
+class FakeDetector:
+    """Answers from a script: a box, or nothing, per call."""
+
+    def __init__(self, answers: list[Box | None]) -> None:
+        self.answers, self.calls = list(answers), 0
+
+    def __call__(self, rgb: np.ndarray) -> list[Box]:
+        self.calls += 1
+        box = self.answers.pop(0) if self.answers else None
+        return [] if box is None else [box]
+
+
+def test_tracker_detects_every_n_frames_and_bridges_short_gaps() -> None:
+    box = Box(10, 10, 50, 50)
+    # detection 1 succeeds, then the face is lost for good
+    det = FakeDetector([box, None, None, None, None, None, None, None])
+    tracker = FaceTracker(det, every=3, max_gap_s=0.14)
+    frame = np.zeros((4, 4, 3), np.uint8)
+    states = [tracker.update(frame, i / 30)[1] for i in range(8)]
+    assert states[:3] == [FaceStatus.DETECTED, FaceStatus.TRACKED, FaceStatus.TRACKED]
+    # detection at frame 3 fails: bridged while within 0.14 s of the last sighting, then missing,
+    # retrying detection on every frame meanwhile
+    assert states[3:5] == [FaceStatus.BRIDGED, FaceStatus.BRIDGED]
+    assert states[5:] == [FaceStatus.MISSING] * 3
+    assert det.calls == 6
+
+
+def test_tracker_smooths_jitter_but_follows_jumps() -> None:
+    det = FakeDetector([Box(100, 100, 50, 50), Box(104, 100, 50, 50), Box(300, 100, 50, 50)])
+    tracker = FaceTracker(det, every=1, smoothing=0.5)
+    frame = np.zeros((4, 4, 3), np.uint8)
+    xs = [tracker.update(frame, i / 30)[0].x for i in range(3)]
+    assert xs == [100, 102, 300]
+
+
+def test_skin_model_excludes_eyes_hair_and_background() -> None:
+    """A flat skin-coloured face crop with dark eyes, brown hair band and blue background."""
+    rng = np.random.default_rng(0)
+    face = np.empty((100, 80, 3), np.float32)
+    face[:] = (200, 150, 120)
+    face[:15] = (70, 45, 30)  # hair
+    face[38:46, 15:30] = face[38:46, 50:65] = (30, 30, 30)  # eyes
+    face[:, :6] = (40, 60, 160)  # background at the edge
+    face += rng.normal(0, 2, face.shape)
+    mask = SkinModel().segment(np.clip(face, 0, 255).astype(np.uint8))
+    assert mask[50:95, 10:75].mean() > 0.97
+    assert mask[:15].mean() < 0.02 and mask[38:46, 15:30].mean() < 0.02
+    assert mask[:, :6].mean() < 0.02

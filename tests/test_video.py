@@ -1,0 +1,112 @@
+"""Video input: frames, real timestamps, frame folders, and clear errors for bad files."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from rppgkit.errors import VideoError
+from rppgkit.video.reader import find_videos, open_video
+from rppgkit.video.writer import VideoWriter, write_video
+
+
+def frames(n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_lossless_round_trip_with_timestamps(tmp_path: Path) -> None:
+    original = frames(12)
+    write_video(tmp_path / "v.mkv", original, fps=25.0)
+    video = open_video(tmp_path / "v.mkv")
+    assert (video.info.width, video.info.height, video.info.fps) == (64, 48, 25.0)
+    got = list(video.frames())
+    assert len(got) == 12
+    assert all(np.array_equal(a, f.rgb) for a, f in zip(original, got))
+    np.testing.assert_allclose([f.time_s for f in got], np.arange(12) / 25.0, atol=1e-3)
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "vfr.mkv"
+    times = np.cumsum(np.r_[0, np.random.default_rng(1).uniform(0.02, 0.06, 19)])
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=1000)  # millisecond clock: any frame time is allowed
+        s.width, s.height, s.pix_fmt = 64, 48, "bgr0"
+        for t, rgb in zip(times, frames(20)):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = round(t * 1000), Fraction(1, 1000)
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    got = [f.time_s for f in open_video(path).frames()]
+    np.testing.assert_allclose(got, times, atol=2e-3)
+    # --fps overrides wrong metadata: frames are spaced evenly at the given rate
+    got = [f.time_s for f in open_video(path, fps=10).frames()]
+    np.testing.assert_allclose(got, np.arange(20) / 10)
+
+
+def test_frame_folder_uses_timestamps_in_names(tmp_path: Path) -> None:
+    t_ns = 1_392_643_993_642_815_000 + np.round(np.cumsum(np.r_[0, [33e6, 34e6, 66e6, 33e6]]))
+    for t, rgb in zip(t_ns.astype(np.int64), frames(5)):
+        cv2.imwrite(str(tmp_path / f"Image{t}.png"), rgb[..., ::-1])
+    video = open_video(tmp_path)
+    got = list(video.frames())
+    np.testing.assert_allclose([f.time_s for f in got], (t_ns - t_ns[0]) / 1e9, atol=1e-6)
+    assert np.array_equal(got[0].rgb, frames(5)[0])
+    assert find_videos(tmp_path) == [tmp_path]
+
+
+def test_frame_folder_without_timestamps_uses_fps(tmp_path: Path) -> None:
+    for i, rgb in enumerate(frames(3)):
+        cv2.imwrite(str(tmp_path / f"frame_{i}.png"), rgb)
+    assert [f.time_s for f in open_video(tmp_path, fps=20).frames()] == [0, 0.05, 0.1]
+
+
+def test_find_videos_in_a_folder(tmp_path: Path) -> None:
+    for name in ("b.mkv", "a.mkv"):
+        write_video(tmp_path / name, frames(2), 10)
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in find_videos(tmp_path)] == ["a.mkv", "b.mkv"]
+    assert find_videos(tmp_path / "a.mkv") == [tmp_path / "a.mkv"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x")
+    with pytest.raises(VideoError, match="no video files"):
+        find_videos(empty)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "does not exist"),
+        (lambda p: (p.write_text("hello, not a video"), p)[1], "not a readable video"),
+        (lambda p: (p.write_bytes(b""), p)[1], "not a readable video"),
+        (lambda p: (p.mkdir(), p)[1], "no image frames"),
+    ],
+)
+def test_bad_inputs_give_one_line_errors(tmp_path: Path, make, message: str) -> None:
+    path = make(tmp_path / "input.mkv")
+    with pytest.raises(VideoError, match=message) as info:
+        list(open_video(path).frames())
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_video_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "v.mkv"
+    write_video(path, frames(60, 96, 128), fps=10)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(VideoError, match="truncated|corrupt"):
+        list(open_video(path).frames())
+
+
+def test_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "out.mkv"
+    with pytest.raises(RuntimeError), VideoWriter(path, 10) as w:
+        w.write(frames(1)[0])
+        raise RuntimeError("boom")
+    with pytest.raises(VideoError, match="no frames"), VideoWriter(path, 10):
+        pass
+    assert list(tmp_path.iterdir()) == []
