@@ -98,7 +98,7 @@ def test_truncated_video_is_reported(tmp_path: Path) -> None:
     write_video(path, frames(60, 96, 128), fps=10)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
-    with pytest.raises(VideoError, match="truncated|corrupt"):
+    with pytest.raises(VideoError, match=r"truncated|corrupt"):
         list(open_video(path).frames())
 
 

@@ -22,7 +22,18 @@ _API = {
     "write_synth": "rppgkit.synth",
     "RppgError": "rppgkit.errors",
 }
-__all__ = sorted(_API)
+__all__ = [  # noqa: RUF022  (same order as _API)
+    "measure",
+    "Measurement",
+    "Options",
+    "write_report",
+    "open_video",
+    "extract_trace",
+    "SynthConfig",
+    "synthesize",
+    "write_synth",
+    "RppgError",
+]
 
 if TYPE_CHECKING:
     from rppgkit.errors import RppgError

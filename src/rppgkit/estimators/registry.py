@@ -1,0 +1,81 @@
+"""One registry for every pulse estimator, classic (RGB trace in) or neural (face clip in)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from rppgkit.errors import RppgError
+
+InputKind = Literal["trace", "clip"]
+PulseFn = Callable[[np.ndarray, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A named pulse estimator: ``estimator(x, fs)`` returns the pulse ``[N]``.
+
+    ``input_kind`` says what ``x`` is: ``"trace"`` is the mean skin RGB ``[N, 3]``, ``"clip"`` the
+    face crops ``[N, H, W, 3]``; callers use it to decide what to extract from the video.
+    """
+
+    name: str
+    input_kind: InputKind
+    fn: PulseFn
+    description: str
+
+    def __call__(self, x: np.ndarray, fs: float) -> np.ndarray:
+        """Estimate the pulse of ``x`` sampled at ``fs`` Hz."""
+        return self.fn(x, fs)
+
+
+_REGISTRY: dict[str, Estimator] = {}
+
+
+def register(
+    name: str, input_kind: InputKind = "trace", description: str = ""
+) -> Callable[[PulseFn], PulseFn]:
+    """Decorator adding ``fn(x, fs, **options)`` to the registry under ``name``; returns ``fn``.
+
+    The description defaults to the first line of the function's docstring.
+    """
+
+    def decorate(fn: PulseFn) -> PulseFn:
+        key = name.lower()
+        if key in _REGISTRY:
+            raise ValueError(f"estimator {key!r} is registered twice")
+        summary = description or (inspect.getdoc(fn) or "").partition("\n")[0]
+        _REGISTRY[key] = Estimator(key, input_kind, fn, summary)
+        return fn
+
+    return decorate
+
+
+def create(name: str, **options: object) -> Estimator:
+    """The estimator called ``name`` (any case), with ``options`` bound to its keyword arguments.
+
+    Options let later methods take settings such as ``weights=...`` without changing callers.
+    """
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise RppgError(f"unknown method {name!r}; choose one of: {', '.join(available())}")
+    estimator = _REGISTRY[key]
+    if not options:
+        return estimator
+    try:
+        inspect.signature(estimator.fn).bind_partial(**options)
+    except TypeError as exc:
+        raise RppgError(
+            f"method {key!r} does not take options {sorted(options)}; remove them"
+        ) from exc
+    return replace(estimator, fn=functools.partial(estimator.fn, **options))
+
+
+def available() -> list[str]:
+    """Names of all registered estimators, sorted."""
+    return sorted(_REGISTRY)

@@ -1,0 +1,73 @@
+import math
+
+import numpy as np
+import pytest
+
+from rppgkit.errors import TooShortError
+from rppgkit.pulse import hrv, systolic_peaks
+
+FS = 30.0
+
+
+def ppg_like(beat_times: np.ndarray, seconds: float, fs: float = FS) -> np.ndarray:
+    """A PPG-shaped wave: a systolic bump at each beat time and a smaller diastolic one after."""
+    t = np.arange(int(seconds * fs)) / fs
+    offsets = t[:, None] - beat_times[None, :]
+    systolic = np.exp(-0.5 * (offsets / 0.08) ** 2)
+    diastolic = 0.4 * np.exp(-0.5 * ((offsets - 0.3) / 0.1) ** 2)
+    return (systolic + diastolic).sum(axis=1)
+
+
+def modulated_beats(seconds: float, mean_ibi_s: float, depth_s: float, rate_hz: float):
+    """Beat times whose interval oscillates by ``depth_s`` at ``rate_hz`` (breathing)."""
+    t = np.arange(0, seconds, 0.001)
+    beats_so_far = np.cumsum(0.001 / (mean_ibi_s + depth_s * np.sin(2 * np.pi * rate_hz * t)))
+    return t[np.flatnonzero(np.diff(np.floor(beats_so_far)) > 0)]
+
+
+def test_constant_rhythm_gives_zero_variability():
+    beats = np.arange(0.5, 40, 0.8)  # 0.8 s = 24 frames exactly
+    peaks = systolic_peaks(ppg_like(beats, 40), FS)
+    np.testing.assert_array_equal(peaks, np.round(beats * FS).astype(int))
+    result = hrv(peaks, FS)
+    assert result.n_beats == beats.size - 1
+    assert result.mean_ibi_ms == pytest.approx(800, abs=0.5)
+    assert result.rmssd_ms < 1 and result.sdnn_ms < 1 and result.pnn50_pct == 0
+    assert math.isnan(result.lf_hf)  # 40 s < 60 s
+    assert math.isnan(result.respiration_rate_bpm)  # nothing varies
+
+
+def test_alternating_intervals_give_known_rmssd():
+    intervals = np.tile([800, 900], 30)  # milliseconds, at fs 1000: peaks are exact
+    peaks = np.concatenate([[0], np.cumsum(intervals)])
+    result = hrv(peaks, 1000.0)
+    assert result.rmssd_ms == pytest.approx(100, abs=1e-6)
+    assert result.mean_ibi_ms == pytest.approx(850)
+    assert result.sdnn_ms == pytest.approx(np.std(intervals, ddof=1))
+    assert result.pnn50_pct > 95
+
+
+def test_ectopic_and_implausible_intervals_are_removed():
+    intervals = np.full(40, 800)
+    intervals[10:12] = [480, 1120]  # premature beat and compensatory pause
+    intervals[25] = 2000  # a missed beat
+    peaks = np.concatenate([[0], np.cumsum(intervals)])
+    result = hrv(peaks, 1000.0)
+    assert result.n_beats == 37
+    assert result.mean_ibi_ms == pytest.approx(800)
+    assert result.rmssd_ms == pytest.approx(0, abs=1e-6)
+
+
+def test_respiration_from_heart_rate_modulated_at_quarter_hertz():
+    beats = modulated_beats(90, mean_ibi_s=0.85, depth_s=0.06, rate_hz=0.25)
+    peaks = systolic_peaks(ppg_like(beats, 90), FS)
+    assert abs(peaks.size - beats.size) <= 1
+    result = hrv(peaks, FS)
+    assert result.respiration_rate_bpm == pytest.approx(15, abs=1)
+    assert 0 < result.lf_hf < 1  # breathing at 0.25 Hz puts the variability in the HF band
+    assert result.rmssd_ms > 20
+
+
+def test_too_few_beats_raise():
+    with pytest.raises(TooShortError, match="at least 3"):
+        hrv(np.array([0, 25, 50]), FS)
