@@ -1,0 +1,266 @@
+"""Synthetic face videos with known pulse: configuration, streaming generation and writing to disk.
+
+Each random ingredient (pulse, scene, motion, lighting, sensor noise) draws from its own stream
+derived from `seed`, so the same config gives bit-identical frames and changing one knob (say
+`motion`) leaves the others (say the pulse) unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rppgkit.errors import RppgError
+from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
+from rppgkit.synth.scene import (
+    Scene,
+    face_boxes,
+    head_motion,
+    illumination,
+    make_scene,
+    pose_matrices,
+    render_frames,
+)
+from rppgkit.synth.waveform import pulse_waveform
+from rppgkit.video.writer import FFV1, Codec, VideoWriter
+
+GENERATOR_VERSION = "1"
+_STREAMS = {"scene": 1, "motion": 2, "lighting": 3, "noise": 4}  # pulse uses the bare seed
+FILE_NAMES = {
+    "video": "video.mkv",
+    "ground_truth": "ground_truth.csv",
+    "face_boxes": "face_boxes.csv",
+    "skin_masks": "skin_masks.npz",
+    "meta": "meta.json",
+}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to synthesise. Rates in beats/breaths per minute, sizes in pixels.
+
+    `hr_drift_bpm` is the peak-to-peak range of the slow HR random walk (the clip's mean HR stays
+    `hr_bpm`); `pulse_amplitude` is the peak-to-peak relative change of green skin brightness for
+    skin type III (scaled down for darker types, up for lighter); `motion` and `lighting` run
+    0 (none) .. 1 (moderate) .. 2 (strong; lighting 2 adds steps and flicker); `noise` is the sensor
+    noise std in 8-bit levels. With `face="astronaut"` the photo's own skin is shown, so
+    `skin_tone` and `beard` do not apply and the pulse gain is unscaled.
+    """
+
+    duration_s: float = 30.0
+    fps: float = 30.0
+    width: int = 640
+    height: int = 480
+    hr_bpm: float = 72.0
+    hr_drift_bpm: float = 4.0
+    resp_rate_bpm: float = 15.0
+    skin_tone: int = 3
+    pulse_amplitude: float = 0.005
+    motion: float = 0.0
+    lighting: float = 0.0
+    noise: float = 2.0
+    face: Literal["drawn", "astronaut"] = "drawn"
+    beard: bool = False
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise RppgError naming the first nonsensical field and its accepted range."""
+        for name in ("width", "height", "skin_tone", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise RppgError(f"synth {name}={value!r} is not an integer: give a whole number")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not (
+                isinstance(value, numbers.Real) and math.isfinite(value) and low <= value <= high
+            ):
+                raise RppgError(f"synth {name}={value!r} is out of range: use {low}..{high}")
+        if self.face not in ("drawn", "astronaut"):
+            raise RppgError(f"synth face={self.face!r} is unknown: use 'drawn' or 'astronaut'")
+        if not 30 <= self.hr_bpm - self.hr_drift_bpm <= self.hr_bpm + self.hr_drift_bpm <= 220:
+            raise RppgError(
+                f"synth hr_bpm={self.hr_bpm} with hr_drift_bpm={self.hr_drift_bpm} leaves "
+                "30..220 bpm: lower the drift or move hr_bpm towards the middle"
+            )
+        if self.n_frames < 2:
+            raise RppgError("synth duration_s * fps gives fewer than 2 frames: lengthen the clip")
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames: duration times frame rate, rounded down."""
+        return int(self.duration_s * self.fps + 1e-9)
+
+
+# (field, lowest, highest) accepted by SynthConfig.validate
+_RANGES = (
+    ("duration_s", 0.1, 86400.0),
+    ("fps", 8.0, 240.0),
+    ("width", 64, 4096),
+    ("height", 48, 4096),
+    ("skin_tone", 1, 6),
+    ("seed", 0, 2**63 - 1),
+    ("hr_bpm", 30.0, 220.0),
+    ("hr_drift_bpm", 0.0, 60.0),
+    ("resp_rate_bpm", 4.0, 40.0),
+    ("pulse_amplitude", 0.0, 0.1),
+    ("motion", 0.0, 2.0),
+    ("lighting", 0.0, 2.0),
+    ("noise", 0.0, 50.0),
+)
+
+
+@dataclass
+class SynthVideo:
+    """A synthetic clip: ground truth per frame, plus `frames()` to render it on demand.
+
+    `times`, `pulse` (0..1) and `hr_bpm` are per frame; `boxes` is [N, 4] int (x, y, w, h) of the
+    face (forehead to chin, cheek to cheek); `beat_times` are the systolic peaks in seconds.
+    """
+
+    config: SynthConfig
+    times: np.ndarray
+    pulse: np.ndarray
+    hr_bpm: np.ndarray
+    beat_times: np.ndarray
+    boxes: np.ndarray
+    _scene: Scene = field(repr=False)
+    _matrices: np.ndarray = field(repr=False)
+    _light: np.ndarray = field(repr=False)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.times)
+
+    @property
+    def mean_hr_bpm(self) -> float:
+        """Mean of the true instantaneous heart rate over the clip."""
+        return float(self.hr_bpm.mean())
+
+    def frames(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (rgb uint8 [H, W, 3], skin mask bool [H, W]) per frame, rendering lazily.
+
+        Each call restarts from the first frame and yields the same frames bit for bit.
+        """
+        return render_frames(
+            self._scene,
+            self._matrices,
+            self.pulse,
+            self._light,
+            self.config.noise,
+            _rng(self.config.seed, "noise"),
+        )
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    """Independent random stream `stream` for `seed`."""
+    return np.random.default_rng([seed, _STREAMS[stream]])
+
+
+def synthesize(config: SynthConfig) -> SynthVideo:
+    """Compute the ground truth and the static scene of `config`; frames render on iteration."""
+    config.validate()
+    times = np.arange(config.n_frames) / config.fps
+    wave = pulse_waveform(
+        times,
+        config.hr_bpm,
+        config.hr_drift_bpm,
+        config.resp_rate_bpm,
+        seed=config.seed,
+    )
+    scene = make_scene(
+        config.face,
+        config.width,
+        config.height,
+        config.skin_tone,
+        config.beard,
+        config.pulse_amplitude,
+        _rng(config.seed, "scene"),
+    )
+    motion = head_motion(times, config.motion, config.height, _rng(config.seed, "motion"))
+    matrices = pose_matrices(scene.sprite, motion)
+    return SynthVideo(
+        config=config,
+        times=times,
+        pulse=wave.pulse,
+        hr_bpm=wave.hr_bpm,
+        beat_times=wave.beat_times,
+        boxes=face_boxes(scene.sprite, matrices),
+        _scene=scene,
+        _matrices=matrices,
+        _light=illumination(times, config.lighting, _rng(config.seed, "lighting")),
+    )
+
+
+def write_synth(
+    config: SynthConfig, out_dir: str | os.PathLike, codec: Codec = FFV1
+) -> dict[str, Path]:
+    """Render `config` into `out_dir`: video, ground truth, face boxes, skin masks and metadata.
+
+    Frames stream straight into the encoder; skin masks are kept as packed bits (1 bit/pixel) and
+    saved at the end. Every file appears atomically. Returns the path of each output by role.
+    """
+    video = synthesize(config)
+    out = ensure_dir(out_dir)
+    paths = {role: out / name for role, name in FILE_NAMES.items()}
+    height, width = config.height, config.width
+    packed = np.empty((video.n_frames, (height * width + 7) // 8), np.uint8)
+    with VideoWriter(paths["video"], config.fps, codec) as writer:
+        for i, (rgb, mask) in enumerate(video.frames()):
+            writer.write(rgb)
+            packed[i] = np.packbits(mask.ravel())
+    _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
+    write_text(paths["ground_truth"], _ground_truth_csv(video))
+    write_text(paths["face_boxes"], _boxes_csv(video.boxes))
+    write_json(paths["meta"], _meta(video, codec))
+    return paths
+
+
+def load_skin_masks(path: str | os.PathLike) -> np.ndarray:
+    """Read masks written by `write_synth` back as a bool array [N, H, W]."""
+    with np.load(path) as data:
+        shape = tuple(int(n) for n in data["shape"])
+        bits = np.unpackbits(data["packed"], axis=1, count=shape[1] * shape[2])
+    return bits.reshape(shape).astype(bool)
+
+
+def _write_masks(path: Path, packed: np.ndarray, shape: tuple[int, int, int]) -> None:
+    """Save packed masks and their unpacked shape with np.savez_compressed, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, packed=packed, shape=np.array(shape, np.int64))
+
+
+def _ground_truth_csv(video: SynthVideo) -> str:
+    """CSV text with columns time_s, pulse, hr_bpm, one row per frame."""
+    rows = (
+        f"{t:.6f},{p:.6f},{hr:.4f}"
+        for t, p, hr in zip(video.times, video.pulse, video.hr_bpm, strict=True)
+    )
+    return "time_s,pulse,hr_bpm\n" + "\n".join(rows) + "\n"
+
+
+def _boxes_csv(boxes: np.ndarray) -> str:
+    """CSV text with columns frame, x, y, w, h."""
+    rows = (f"{i},{x},{y},{w},{h}" for i, (x, y, w, h) in enumerate(boxes.tolist()))
+    return "frame,x,y,w,h\n" + "\n".join(rows) + "\n"
+
+
+def _meta(video: SynthVideo, codec: Codec) -> dict[str, object]:
+    """Metadata for meta.json: config, true mean HR, frame count, files, codec, version."""
+    return {
+        "generator": "rppgkit.synth",
+        "generator_version": GENERATOR_VERSION,
+        "config": dataclasses.asdict(video.config),
+        "mean_hr_bpm": round(video.mean_hr_bpm, 4),
+        "n_frames": video.n_frames,
+        "n_beats": len(video.beat_times),
+        "codec": {"encoder": codec.encoder, "pix_fmt": codec.pix_fmt, "lossless": codec.lossless},
+        "files": dict(FILE_NAMES),
+    }
