@@ -184,8 +184,8 @@ def synth(
         seed=seed,
     )
     cfg.validate()
-    with frame_progress("rendering", round(duration * fps)):
-        paths = write_synth(cfg, out_dir)
+    with frame_progress("rendering", cfg.n_frames) as tick:
+        paths = write_synth(cfg, out_dir, on_frame=tick)
     out.print(f"wrote {paths['video']} and its ground truth in {out_dir}", highlight=False)
 
 
@@ -204,8 +204,8 @@ def demo(
     from rppgkit.synth import SynthConfig, write_synth
 
     cfg = SynthConfig(duration_s=30.0, hr_bpm=75.0, motion=0.5, lighting=0.5, seed=7)
-    with frame_progress("rendering a 30 s synthetic video", round(cfg.duration_s * cfg.fps)):
-        paths = write_synth(cfg, out_dir / "video")
+    with frame_progress("rendering a 30 s synthetic video", cfg.n_frames) as tick:
+        paths = write_synth(cfg, out_dir / "video", on_frame=tick)
     truth = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
     _measure_one(paths["video"], Options(method=method), out_dir / "result")
     summary = json.loads((out_dir / "result" / "summary.json").read_text())

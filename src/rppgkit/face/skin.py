@@ -10,6 +10,7 @@ the cheeks. The model is a moving average over frames, so it follows slow lighti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -19,9 +20,8 @@ from rppgkit.face.detect import Box
 
 # Seed region as fractions of the face box (x0, x1, y0, y1): cheeks, nose and upper lip.
 SEED = (0.22, 0.78, 0.48, 0.72)
-MIN_CHROMA_STD = (
-    1.5  # floor on the model's spread in 8-bit levels, so clean video is not too strict
-)
+MIN_CHROMA_STD = 1.5  # floor on the model's spread in 8-bit levels: clean video is not too strict
+ELLIPSE_HEIGHT = 1.1  # height of the face ellipse over the box's: boxes stop short of the chin
 
 
 @dataclass
@@ -48,7 +48,7 @@ class SkinModel:
             + m[1, 1] * d[..., 1] ** 2
         )
         luma_ok = (y > self.dark * self._luma) & (y < min(self.bright * self._luma, 250.0))
-        return (dist2 < self.max_distance**2) & luma_ok
+        return (dist2 < self.max_distance**2) & luma_ok & face_ellipse(*roi_rgb.shape[:2])
 
     def _learn(self, ycc: np.ndarray) -> None:
         h, w = ycc.shape[:2]
@@ -78,6 +78,16 @@ class SkinModel:
             self._luma = (1 - a) * self._luma + a * luma
         self._inv_cov = np.linalg.inv(self._cov).astype(np.float32)
         self._mean = self._mean.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def face_ellipse(h: int, w: int) -> np.ndarray:
+    """The ellipse inscribed in an h x w face box: a shape prior that drops the box's corners,
+    where hair, ears and background sit and where skin-coloured hair would otherwise pass."""
+    y, x = np.ogrid[:h, :w]
+    dx = (x + 0.5 - w / 2) / (w / 2)
+    dy = (y + 0.5 - h / 2) / (ELLIPSE_HEIGHT * h / 2)
+    return dx**2 + dy**2 <= 1
 
 
 def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import numbers
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -200,26 +200,37 @@ def synthesize(config: SynthConfig) -> SynthVideo:
 
 
 def write_synth(
-    config: SynthConfig, out_dir: str | os.PathLike, codec: Codec = FFV1
+    config: SynthConfig,
+    out_dir: str | os.PathLike,
+    codec: Codec = FFV1,
+    masks: bool = True,
+    on_frame: Callable[[int], None] | None = None,
 ) -> dict[str, Path]:
     """Render `config` into `out_dir`: video, ground truth, face boxes, skin masks and metadata.
 
     Frames stream straight into the encoder; skin masks are kept as packed bits (1 bit/pixel) and
-    saved at the end. Every file appears atomically. Returns the path of each output by role.
+    saved at the end (`masks=False` skips them, e.g. for long benchmark videos). Every file
+    appears atomically. Returns the path of each output by role. `on_frame(i)` reports progress.
     """
     video = synthesize(config)
     out = ensure_dir(out_dir)
     paths = {role: out / name for role, name in FILE_NAMES.items()}
+    if not masks:
+        del paths["skin_masks"]
     height, width = config.height, config.width
-    packed = np.empty((video.n_frames, (height * width + 7) // 8), np.uint8)
+    packed = np.empty((video.n_frames if masks else 0, (height * width + 7) // 8), np.uint8)
     with VideoWriter(paths["video"], config.fps, codec) as writer:
         for i, (rgb, mask) in enumerate(video.frames()):
             writer.write(rgb)
-            packed[i] = np.packbits(mask.ravel())
-    _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
+            if masks:
+                packed[i] = np.packbits(mask.ravel())
+            if on_frame is not None:
+                on_frame(i)
+    if masks:
+        _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
     write_text(paths["ground_truth"], _ground_truth_csv(video))
     write_text(paths["face_boxes"], _boxes_csv(video.boxes))
-    write_json(paths["meta"], _meta(video, codec))
+    write_json(paths["meta"], _meta(video, codec, paths))
     return paths
 
 
@@ -252,7 +263,7 @@ def _boxes_csv(boxes: np.ndarray) -> str:
     return "frame,x,y,w,h\n" + "\n".join(rows) + "\n"
 
 
-def _meta(video: SynthVideo, codec: Codec) -> dict[str, object]:
+def _meta(video: SynthVideo, codec: Codec, paths: dict[str, Path]) -> dict[str, object]:
     """Metadata for meta.json: config, true mean HR, frame count, files, codec, version."""
     return {
         "generator": "rppgkit.synth",
@@ -262,5 +273,5 @@ def _meta(video: SynthVideo, codec: Codec) -> dict[str, object]:
         "n_frames": video.n_frames,
         "n_beats": len(video.beat_times),
         "codec": {"encoder": codec.encoder, "pix_fmt": codec.pix_fmt, "lossless": codec.lossless},
-        "files": dict(FILE_NAMES),
+        "files": {role: path.name for role, path in paths.items()},
     }

@@ -1,0 +1,99 @@
+"""Speed and memory of `rppgkit measure` on 640x480 H.264 face video.
+
+Reports, for a 60 s and a 10 min synthetic face video encoded with libx264:
+- the decode-only rate of the file (PyAV with threads, frames converted to RGB arrays, which is
+  the least any pipeline must do), measured in the same run;
+- the frame rate of the whole `rppgkit measure` command (start-up, decoding, face tracking, skin,
+  estimation, HRV and report writing), and its ratio to the decode-only rate;
+- the peak resident memory of the `rppgkit measure` process.
+
+Usage: python benchmarks/measure_speed.py [--minutes 1 10] [--work benchmarks/out/speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+
+from rppgkit.synth import SynthConfig, write_synth
+from rppgkit.video.writer import Codec
+
+H264 = Codec("libx264", "yuv420p", {"crf": "18", "preset": "veryfast"})
+
+
+def make_video(minutes: float, work: Path) -> Path:
+    """A 640x480 H.264 (in Matroska) synthetic face video with head motion and lighting change."""
+    folder = work / f"synth_{minutes:g}min"
+    if not (folder / "meta.json").exists():
+        cfg = SynthConfig(
+            duration_s=60 * minutes, hr_bpm=72, motion=1.0, lighting=1.0, face="astronaut", seed=1
+        )
+        write_synth(cfg, folder, codec=H264, masks=False)
+    return folder / "video.mkv"
+
+
+def decode_rate(path: Path) -> tuple[int, float]:
+    """Frames and frames per second of a bare PyAV decode to RGB arrays."""
+    start = time.perf_counter()
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            frame.to_ndarray(format="rgb24")
+            n += 1
+    return n, n / (time.perf_counter() - start)
+
+
+def measure_run(path: Path, out: Path) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MB) of one `rppgkit measure` process."""
+    cmd = [sys.executable, "-m", "rppgkit", "measure", str(path), "-o", str(out)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"rppgkit measure failed: {proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10])
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/out/speed"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for minutes in args.minutes:
+        video = make_video(minutes, args.work)
+        frames, decode_fps = decode_rate(video)
+        wall, peak_mb = measure_run(video, args.work / f"result_{minutes:g}min")
+        row = {
+            "video_min": minutes,
+            "frames": frames,
+            "decode_fps": round(decode_fps, 1),
+            "measure_fps": round(frames / wall, 1),
+            "ratio": round(frames / wall / decode_fps, 3),
+            "peak_rss_mb": round(peak_mb, 1),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| video | frames | decode-only fps | measure fps | ratio | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['video_min']:g} min | {r['frames']} | {r['decode_fps']} | {r['measure_fps']} "
+            f"| {r['ratio']} | {r['peak_rss_mb']} |"
+        )
+    (args.work / "results.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m rppgkit` runs the command line."""
+
+from rppgkit.cli import app
+
+app(prog_name="rppgkit")
