@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _API = {
     "measure": "rppgkit.pipeline",
+    "analyse": "rppgkit.pipeline",
     "Measurement": "rppgkit.pipeline",
     "Options": "rppgkit.pipeline",
     "write_report": "rppgkit.report",
@@ -24,6 +25,7 @@ _API = {
 }
 __all__ = [  # noqa: RUF022  (same order as _API)
     "measure",
+    "analyse",
     "Measurement",
     "Options",
     "write_report",
@@ -37,7 +39,7 @@ __all__ = [  # noqa: RUF022  (same order as _API)
 
 if TYPE_CHECKING:
     from rppgkit.errors import RppgError
-    from rppgkit.pipeline import Measurement, Options, measure
+    from rppgkit.pipeline import Measurement, Options, analyse, measure
     from rppgkit.report import write_report
     from rppgkit.synth import SynthConfig, synthesize, write_synth
     from rppgkit.trace.extract import extract_trace

@@ -16,7 +16,7 @@ import numpy as np
 
 from rppgkit import dsp
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
-from rppgkit.estimators import create
+from rppgkit.estimators import Estimator, create
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
 from rppgkit.trace.extract import Trace, extract_trace
@@ -104,9 +104,7 @@ def measure(
     `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
-    estimator = create(opts.method)
-    if estimator.input_kind != "trace":
-        raise RppgError(f"method {opts.method!r} needs face clips, which measure does not yet pass")
+    _trace_estimator(opts.method)  # fail on a bad method name before decoding anything
     source = open_video(video, fps=opts.fps)
     duration = source.info.duration_s
     if duration is not None and duration < opts.window_s:
@@ -114,23 +112,35 @@ def measure(
     trace = extract_trace(
         source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame
     )
-    _check_face(Path(video), trace, opts)
+    return analyse(trace, opts)
+
+
+def analyse(trace: Trace, options: Options | None = None, **overrides: object) -> Measurement:
+    """Everything after the video: estimate the pulse from an RGB trace, then HR and HRV.
+
+    Separate from `measure` so one trace can be analysed by several methods without decoding the
+    video again.
+    """
+    opts = dataclasses.replace(options or Options(), **overrides)
+    estimator = _trace_estimator(opts.method)
+    video = trace.info.path
+    _check_face(video, trace, opts)
     fs = opts.fps or _frame_rate(trace.times)
     times, rgb = dsp.resample_uniform(trace.times, trace.rgb, fs)
     if times[-1] - times[0] < opts.window_s:
-        raise TooShortError(_too_short(Path(video), times[-1] - times[0], opts.window_s))
+        raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
     valid = _coverage(trace, times, opts.max_gap_s)
     pulse = estimator(rgb, fs)
     windows = [
         w
-        if _share(valid, times, w.start_s, w.end_s) >= MIN_WINDOW_COVERAGE
+        if _share(valid, times - times[0], w.start_s, w.end_s) >= MIN_WINDOW_COVERAGE
         else dataclasses.replace(w, bpm=float("nan"), snr_db=float("nan"))
         for w in sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
     ]
     peaks = systolic_peaks(pulse, fs)
     peaks = peaks[valid[peaks]]
     return Measurement(
-        video=Path(video),
+        video=video,
         info=trace.info,
         options=opts,
         trace=trace,
@@ -143,6 +153,13 @@ def measure(
         peaks=peaks,
         hrv=hrv(peaks, fs) if len(peaks) >= 3 else None,
     )
+
+
+def _trace_estimator(method: str) -> Estimator:
+    estimator = create(method)
+    if estimator.input_kind != "trace":
+        raise RppgError(f"method {method!r} needs face clips, which measure does not yet pass")
+    return estimator
 
 
 def _too_short(path: Path, duration: float, window_s: float) -> str:
@@ -167,9 +184,13 @@ def _check_face(path: Path, trace: Trace, opts: Options) -> None:
 
 
 def _frame_rate(times: np.ndarray) -> float:
-    """The video's real frame rate from its timestamps (robust to dropped frames)."""
+    """The camera's frame rate from its timestamps: the median frame interval, once intervals
+    spanning dropped frames (over 1.5 times the median) are set aside so they do not bias it."""
     steps = np.diff(times)
-    return float(1.0 / np.median(steps)) if len(steps) else 30.0
+    if not len(steps):
+        return 30.0
+    regular = steps[steps < 1.5 * np.median(steps)]
+    return float(1.0 / np.median(regular if len(regular) else steps))
 
 
 def _coverage(trace: Trace, times: np.ndarray, max_gap_s: float) -> np.ndarray:

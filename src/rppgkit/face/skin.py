@@ -64,8 +64,9 @@ class SkinModel:
         mean = np.median(chroma, axis=0)
         # robust spread: MAD-based standard deviations with the sample correlation
         std = np.maximum(1.4826 * np.median(np.abs(chroma - mean), axis=0), MIN_CHROMA_STD)
-        corr = np.corrcoef(chroma.T)[0, 1] if len(chroma) > 2 else 0.0
-        corr = float(np.clip(np.nan_to_num(corr), -0.9, 0.9))
+        sample = np.cov(chroma.T) if len(chroma) > 2 else np.eye(2)
+        scale = np.sqrt(sample[0, 0] * sample[1, 1])
+        corr = float(np.clip(sample[0, 1] / scale, -0.9, 0.9)) if scale > 0 else 0.0
         cov = np.array(
             [[std[0] ** 2, corr * std[0] * std[1]], [corr * std[0] * std[1], std[1] ** 2]]
         )

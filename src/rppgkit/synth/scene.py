@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import skimage.data
+from scipy.special import expit
 
 # Fitzpatrick-like skin types I-VI as base sRGB colours (lit, before shading).
 SKIN_TONES: dict[int, tuple[int, int, int]] = {
@@ -477,7 +478,7 @@ def illumination(times: np.ndarray, strength: float, rng: np.random.Generator) -
     n_steps = rng.poisson(duration / 15.0)
     step_at = rng.uniform(times[0], times[-1], n_steps)
     step_size = 0.08 * extra * rng.choice([-1.0, 1.0], n_steps)
-    ramps = 1.0 / (1.0 + np.exp(-(times[:, None] - step_at[None, :]) / 0.05))
+    ramps = expit((times[:, None] - step_at[None, :]) / 0.05)  # 50 ms light switches
     light = light + (ramps * step_size[None, :]).sum(axis=1)
     light = light + 0.01 * extra * np.sin(2 * np.pi * 100.0 * times + rng.uniform(0, 2 * np.pi))
     return np.clip(light, 0.3, 2.0)

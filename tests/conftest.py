@@ -1,0 +1,30 @@
+"""Shared fixtures: small synthetic face videos with a known pulse, made once per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rppgkit.synth import SynthConfig, write_synth
+
+SMALL = {"width": 320, "height": 240}
+
+
+def make_synth(root: Path, name: str, **config: object) -> tuple[Path, float]:
+    """Write a synthetic video under `root/name`; return its path and true mean HR."""
+    paths = write_synth(SynthConfig(**{**SMALL, **config}), root / name, masks=False)
+    return paths["video"], json.loads(paths["meta"].read_text())["mean_hr_bpm"]
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, float]]:
+    root = tmp_path_factory.mktemp("synth")
+    return {
+        "clean": make_synth(root, "clean", duration_s=30, hr_bpm=78, seed=11),
+        "moving": make_synth(
+            root, "moving", duration_s=30, hr_bpm=96, motion=1.0, lighting=1.0, seed=12
+        ),
+        "short": make_synth(root, "short", duration_s=6, seed=13),
+    }
