@@ -28,3 +28,9 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, fl
         ),
         "short": make_synth(root, "short", duration_s=6, seed=13),
     }
+
+
+@pytest.fixture
+def small() -> dict[str, int]:
+    """Frame size of the test videos: small enough to keep the suite fast."""
+    return dict(SMALL)

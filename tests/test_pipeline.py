@@ -17,8 +17,6 @@ from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 from rppgkit.video.writer import write_video
 
-from conftest import SMALL
-
 CLASSIC = ["chrom", "green", "ica", "lgi", "omit", "pbv", "pos"]
 
 
@@ -59,15 +57,15 @@ def test_pos_and_chrom_with_motion_and_lighting(videos, method: str) -> None:
     assert abs(m.heart_rate.bpm - truth) < 3.0, (method, m.heart_rate.bpm, truth)
 
 
-def test_dropped_frames_and_variable_frame_rate(tmp_path: Path) -> None:
+def test_dropped_frames_and_variable_frame_rate(tmp_path: Path, small: dict[str, int]) -> None:
     """Drop a fifth of the frames at random and jitter the rest: HR must not shift."""
-    video = synthesize(SynthConfig(**SMALL, duration_s=20, hr_bpm=70, seed=21, hr_drift_bpm=0))
+    video = synthesize(SynthConfig(**small, duration_s=20, hr_bpm=70, seed=21, hr_drift_bpm=0))
     rng = np.random.default_rng(0)
     keep = rng.random(video.n_frames) > 0.2
     path = tmp_path / "vfr.mkv"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=1000)
-        stream.width, stream.height, stream.pix_fmt = SMALL["width"], SMALL["height"], "bgr0"
+        stream.width, stream.height, stream.pix_fmt = small["width"], small["height"], "bgr0"
         for (rgb, _), t, k in zip(video.frames(), video.times, keep):
             if k:
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -81,16 +79,16 @@ def test_dropped_frames_and_variable_frame_rate(tmp_path: Path) -> None:
     assert abs(m.heart_rate.bpm - video.mean_hr_bpm) < 1.5
 
 
-def test_face_gap_is_marked_not_bridged(tmp_path: Path) -> None:
+def test_face_gap_is_marked_not_bridged(tmp_path: Path, small: dict[str, int]) -> None:
     """3 s without a face in a 25 s clip: frames marked missing, windows over it get no HR."""
-    video = synthesize(SynthConfig(**SMALL, duration_s=25, hr_bpm=80, seed=5))
-    blank = np.full((SMALL["height"], SMALL["width"], 3), 90, np.uint8)
+    video = synthesize(SynthConfig(**small, duration_s=25, hr_bpm=80, seed=5))
+    blank = np.full((small["height"], small["width"], 3), 90, np.uint8)
     gap = (video.times >= 10) & (video.times < 13)
     frames = (blank if g else rgb for (rgb, _), g in zip(video.frames(), gap))
     path = write_video(tmp_path / "gap.mkv", frames, 30)
     m = measure(path, method="pos")
     assert m.trace.face_fraction == pytest.approx(1 - gap.mean(), abs=0.04)
-    (start, end), = m.trace.gaps(1.0)
+    ((start, end),) = m.trace.gaps(1.0)
     assert 9.5 < start < 10.8 and 12.8 < end < 13.5
     assert not m.valid[(m.times > 11) & (m.times < 12.5)].any()
     nan_windows = [w for w in m.windows if np.isnan(w.bpm)]

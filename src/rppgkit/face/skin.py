@@ -31,24 +31,23 @@ class SkinModel:
     bright: float = 1.45  # ... and stay below this fraction (and below clipping)
     adapt: float = 0.2  # weight of the current frame in the moving average
     _mean: np.ndarray | None = field(default=None, init=False)
-    _inv_cov: np.ndarray | None = field(default=None, init=False)
     _cov: np.ndarray | None = field(default=None, init=False)
     _luma: float = field(default=0.0, init=False)
+    _chroma_ok: np.ndarray | None = field(default=None, init=False)  # [256, 256] LUT over Cr, Cb
 
-    def segment(self, roi_rgb: np.ndarray) -> np.ndarray:
-        """Boolean skin mask of a face crop (the crop is the face box)."""
+    def segment(self, roi_rgb: np.ndarray, learn: bool = True) -> np.ndarray:
+        """Boolean skin mask of a face crop (the crop is the face box).
+
+        `learn=False` reuses the current model, which is how the tracker saves time between
+        face detections; the first call always learns.
+        """
         ycc = cv2.cvtColor(roi_rgb, cv2.COLOR_RGB2YCrCb)
-        self._learn(ycc)
-        y = ycc[..., 0].astype(np.float32)
-        d = ycc[..., 1:].astype(np.float32) - self._mean
-        m = self._inv_cov
-        dist2 = (
-            m[0, 0] * d[..., 0] ** 2
-            + 2 * m[0, 1] * d[..., 0] * d[..., 1]
-            + m[1, 1] * d[..., 1] ** 2
-        )
+        if learn or self._chroma_ok is None:
+            self._learn(ycc)
+        y = ycc[..., 0]
         luma_ok = (y > self.dark * self._luma) & (y < min(self.bright * self._luma, 250.0))
-        return (dist2 < self.max_distance**2) & luma_ok & face_ellipse(*roi_rgb.shape[:2])
+        chroma_ok = self._chroma_ok[ycc[..., 1], ycc[..., 2]]
+        return chroma_ok & luma_ok & face_ellipse(*roi_rgb.shape[:2])
 
     def _learn(self, ycc: np.ndarray) -> None:
         h, w = ycc.shape[:2]
@@ -77,8 +76,14 @@ class SkinModel:
             self._mean = (1 - a) * self._mean + a * mean
             self._cov = (1 - a) * self._cov + a * cov
             self._luma = (1 - a) * self._luma + a * luma
-        self._inv_cov = np.linalg.inv(self._cov).astype(np.float32)
-        self._mean = self._mean.astype(np.float32)
+        # The chroma test depends on (Cr, Cb) alone: tabulate it once per update.
+        (a, b), (_, c) = np.linalg.inv(self._cov)
+        cr, cb = _CHROMA_AXIS - self._mean[0], _CHROMA_AXIS - self._mean[1]
+        dist2 = a * cr[:, None] ** 2 + 2 * b * cr[:, None] * cb[None, :] + c * cb[None, :] ** 2
+        self._chroma_ok = dist2 < self.max_distance**2
+
+
+_CHROMA_AXIS = np.arange(256, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=64)

@@ -85,7 +85,7 @@ def extract_trace(
         if box is not None:
             roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
             if roi.size:
-                mask = skin.segment(roi)
+                mask = skin.segment(roi, learn=state == FaceStatus.DETECTED)
                 n = int(mask.sum())
                 share = n / mask.size
                 if n >= MIN_SKIN_PIXELS:
