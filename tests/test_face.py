@@ -45,21 +45,32 @@ def test_unknown_detector() -> None:
 
 
 class FakeDetector:
-    """Answers from a script: a box, or nothing, per call."""
+    """Answers from a script: a box, or nothing, per call; remembers where it was asked to look."""
 
     def __init__(self, answers: list[Box | None]) -> None:
-        self.answers, self.calls = list(answers), 0
+        self.answers, self.near = list(answers), []
 
-    def __call__(self, rgb: np.ndarray) -> list[Box]:
-        self.calls += 1
+    def __call__(self, rgb: np.ndarray, near: Box | None = None) -> list[Box]:
+        self.near.append(near)
         box = self.answers.pop(0) if self.answers else None
         return [] if box is None else [box]
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_search_near_a_known_face(name: str, astronaut_frame: np.ndarray) -> None:
+    detect = create_detector(name)
+    (full,) = detect(astronaut_frame)
+    (near,) = detect(astronaut_frame, near=full)
+    assert abs(near.center[0] - full.center[0]) < 0.1 * full.w
+    assert abs(near.center[1] - full.center[1]) < 0.1 * full.h
+    assert 0.8 < near.w / full.w < 1.25
+    assert detect(astronaut_frame, near=Box(500, 300, 60, 60)) == []  # nobody there
 
 
 def test_tracker_detects_every_n_frames_and_bridges_short_gaps() -> None:
     box = Box(10, 10, 50, 50)
     # detection 1 succeeds, then the face is lost for good
-    det = FakeDetector([box, None, None, None, None, None, None, None])
+    det = FakeDetector([box] + [None] * 20)
     tracker = FaceTracker(det, every=3, max_gap_s=0.14)
     frame = np.zeros((4, 4, 3), np.uint8)
     states = [tracker.update(frame, i / 30)[1] for i in range(8)]
@@ -68,7 +79,8 @@ def test_tracker_detects_every_n_frames_and_bridges_short_gaps() -> None:
     # retrying detection on every frame meanwhile
     assert states[3:5] == [FaceStatus.BRIDGED, FaceStatus.BRIDGED]
     assert states[5:] == [FaceStatus.MISSING] * 3
-    assert det.calls == 6
+    # frame 0: whole frame; frames 3-5: near the last box, then the whole frame; 6-7: whole frame
+    assert det.near == [None] + [box, None] * 3 + [None, None]
 
 
 def test_tracker_smooths_jitter_but_follows_jumps() -> None:

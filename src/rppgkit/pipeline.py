@@ -70,6 +70,7 @@ class Measurement:
             "n_frames": self.trace.n_frames,
             "fps": round(self.fs, 4),
             "face_fraction": round(self.trace.face_fraction, 4),
+            "frames_per_s": _round(self.trace.n_frames / self.trace.elapsed_s, 1),
             "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(0.5)],
             "hr_bpm": round(self.heart_rate.bpm, 2),
             "hr_snr_db": round(self.heart_rate.snr_db, 2),

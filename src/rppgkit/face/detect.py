@@ -5,21 +5,27 @@
   once frames are scaled to 320 px; it also scores each face, which lets us reject false hits.
 - "haar": OpenCV's frontal-face Haar cascade, the classic rPPG-Toolbox default; kept as a
   second, dependency-free backend for comparison.
-Both run on a copy of the frame scaled so its longer side is `DETECT_SIDE` px, which keeps
-detection cost independent of the video resolution.
+Both run on a reduced copy of the frame (see `Detector`), which keeps detection cost independent
+of the video resolution.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rppgkit.errors import RppgError
 
-DETECT_SIDE = 320
+DETECT_SIDE = 320  # long side of a full-frame search
+NEAR_SIDE = 128  # long side of a search around a known face
+NEAR_MARGIN = 0.5  # that region: the face box grown by this share of its size on each side
 
 
 @dataclass(frozen=True)
@@ -40,57 +46,118 @@ class Box:
         return np.array([self.x, self.y, self.w, self.h], dtype=np.float32)
 
 
-Detector = Callable[[np.ndarray], list[Box]]
+class Detector:
+    """Finds faces in RGB frames, largest first, in full-frame pixels.
+
+    A search over the whole frame runs on a copy scaled to `DETECT_SIDE` px. Given `near` (the
+    face box of a recent frame), the search runs only on the region around it scaled to
+    `NEAR_SIDE` px: the face still fills that region well, and the search costs about a
+    sixth of a full-frame one, which is what lets the tracker re-detect often.
+    """
+
+    def __init__(self, find: Callable[[np.ndarray], list[Box]], color: bool) -> None:
+        self._find, self._color = find, color
+
+    def __call__(self, rgb: np.ndarray, near: Box | None = None) -> list[Box]:
+        x0 = y0 = 0
+        side = DETECT_SIDE
+        if near is not None:
+            h, w = rgb.shape[:2]
+            mx, my = NEAR_MARGIN * near.w, NEAR_MARGIN * near.h
+            x0, y0 = max(round(near.x - mx), 0), max(round(near.y - my), 0)
+            x1, y1 = min(round(near.x + near.w + mx), w), min(round(near.y + near.h + my), h)
+            if x1 - x0 < 16 or y1 - y0 < 16:
+                return []
+            rgb, side = rgb[y0:y1, x0:x1], NEAR_SIDE
+        scale = min(1.0, side / max(rgb.shape[:2]))
+        if scale < 1.0:
+            rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR if self._color else cv2.COLOR_RGB2GRAY)
+        found = [
+            Box(x0 + b.x / scale, y0 + b.y / scale, b.w / scale, b.h / scale, b.score)
+            for b in self._find(image)
+        ]
+        return sorted(found, key=lambda b: b.w * b.h, reverse=True)
 
 
 def _yunet(min_score: float = 0.6) -> Detector:
-    import yuface
+    return Detector(_LibFaceDetection(min_score), color=True)
 
-    def detect(bgr: np.ndarray) -> list[Box]:
-        scores, boxes, _ = yuface.detect(bgr, conf=min_score)
-        return [Box(*map(float, b), score=float(s) / 100.0) for s, b in zip(scores, boxes)]
 
-    return _scaled(detect, color=True)
+class _LibFaceDetection:
+    """YuNet, called in the libfacedetection library that the yuface wheel ships.
+
+    yuface's own binding leaks its 36 KB result buffer on every call (60 MB over a 10-minute
+    video); calling the library with one buffer that we own and reuse does not.
+    """
+
+    BUFFER_BYTES = 0x9000  # libfacedetection's DETECT_BUFFER_SIZE
+    SYMBOL = "_Z14facedetect_cnnPhS_iii"  # facedetect_cnn(result, bgr, width, height, step)
+
+    def __init__(self, min_score: float) -> None:
+        spec = importlib.util.find_spec("yuface")
+        if spec is None or not spec.submodule_search_locations:
+            raise RppgError("the yunet face detector needs the yuface package: pip install yuface")
+        path = Path(spec.submodule_search_locations[0]) / "libfacedetection.so"
+        run = getattr(_load_single_threaded(path), self.SYMBOL)
+        run.restype = ctypes.POINTER(ctypes.c_int)
+        run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._run, self._min_score = run, 100 * min_score
+        self._buffer = np.zeros(self.BUFFER_BYTES, np.uint8)
+
+    def __call__(self, bgr: np.ndarray) -> list[Box]:
+        bgr = np.ascontiguousarray(bgr)
+        h, w = bgr.shape[:2]
+        found = self._run(self._buffer.ctypes.data, bgr.ctypes.data, w, h, bgr.strides[0])
+        n = found[0] if found else 0
+        # per face 16 int16: score (0-100), x, y, w, h, then 5 landmarks
+        faces = np.frombuffer(self._buffer, np.int16, count=16 * n, offset=4).reshape(n, 16)
+        return [
+            Box(float(x), float(y), float(bw), float(bh), score=s / 100.0)
+            for s, x, y, bw, bh in faces[:, :5].tolist()
+            if s >= self._min_score
+        ]
+
+
+def _load_single_threaded(path: Path) -> ctypes.CDLL:
+    """Load a library whose bundled OpenMP runtime should run one thread.
+
+    yuface's libgomp reads OMP_NUM_THREADS once, when it loads. On the small images we detect
+    in, extra threads gain little, and their spin-waiting after each call takes the core that
+    the video decoder runs on, so the pipeline as a whole gets slower.
+    """
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise RppgError(f"cannot load the yunet face detector ({exc}); reinstall yuface") from None
+    finally:
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
 
 
 def _haar() -> Detector:
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
-    def detect(gray: np.ndarray) -> list[Box]:
+    def find(gray: np.ndarray) -> list[Box]:
         found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
         return [Box(*map(float, b)) for b in found]
 
-    return _scaled(detect, color=False)
-
-
-def _scaled(detect: Callable[[np.ndarray], list[Box]], color: bool) -> Detector:
-    """Wrap a detector so it runs on a reduced copy of an RGB frame and answers in full-size px."""
-
-    def run(rgb: np.ndarray) -> list[Box]:
-        scale = min(1.0, DETECT_SIDE / max(rgb.shape[:2]))
-        small = (
-            rgb
-            if scale == 1.0
-            else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        )
-        image = cv2.cvtColor(small, cv2.COLOR_RGB2BGR if color else cv2.COLOR_RGB2GRAY)
-        return [
-            Box(b.x / scale, b.y / scale, b.w / scale, b.h / scale, b.score) for b in detect(image)
-        ]
-
-    return run
+    return Detector(find, color=False)
 
 
 DETECTORS: dict[str, Callable[[], Detector]] = {"yunet": _yunet, "haar": _haar}
 
 
 def create_detector(name: str = "yunet") -> Detector:
-    """Return a detector mapping an RGB frame to the faces in it, largest first."""
+    """The face detector called `name`."""
     try:
         factory = DETECTORS[name]
     except KeyError:
         raise RppgError(
             f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}"
         ) from None
-    detect = factory()
-    return lambda rgb: sorted(detect(rgb), key=lambda b: b.w * b.h, reverse=True)
+    return factory()

@@ -11,6 +11,7 @@ the cheeks. The model is a moving average over frames, so it follows slow lighti
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -33,7 +34,7 @@ class SkinModel:
     _mean: np.ndarray | None = field(default=None, init=False)
     _cov: np.ndarray | None = field(default=None, init=False)
     _luma: float = field(default=0.0, init=False)
-    _chroma_ok: np.ndarray | None = field(default=None, init=False)  # [256, 256] LUT over Cr, Cb
+    _chroma_ok: np.ndarray | None = field(default=None, init=False)  # [256, 256] 0/1 over Cr, Cb
 
     def segment(self, roi_rgb: np.ndarray, learn: bool = True) -> np.ndarray:
         """Boolean skin mask of a face crop (the crop is the face box).
@@ -44,10 +45,12 @@ class SkinModel:
         ycc = cv2.cvtColor(roi_rgb, cv2.COLOR_RGB2YCrCb)
         if learn or self._chroma_ok is None:
             self._learn(ycc)
-        y = ycc[..., 0]
-        luma_ok = (y > self.dark * self._luma) & (y < min(self.bright * self._luma, 250.0))
-        chroma_ok = self._chroma_ok[ycc[..., 1], ycc[..., 2]]
-        return chroma_ok & luma_ok & face_ellipse(*roi_rgb.shape[:2])
+        # OpenCV's table look-up and range test: this runs on every frame
+        chroma_ok = cv2.calcBackProject([ycc], [1, 2], self._chroma_ok, [0, 256, 0, 256], 1.0)
+        low, high = self.dark * self._luma, min(self.bright * self._luma, 250.0)
+        luma_ok = cv2.inRange(ycc[..., 0], math.floor(low) + 1, math.ceil(high) - 1)
+        ok = cv2.bitwise_and(cv2.bitwise_and(chroma_ok, luma_ok), face_ellipse(*ycc.shape[:2]))
+        return ok.view(bool)
 
     def _learn(self, ycc: np.ndarray) -> None:
         h, w = ycc.shape[:2]
@@ -80,7 +83,7 @@ class SkinModel:
         (a, b), (_, c) = np.linalg.inv(self._cov)
         cr, cb = _CHROMA_AXIS - self._mean[0], _CHROMA_AXIS - self._mean[1]
         dist2 = a * cr[:, None] ** 2 + 2 * b * cr[:, None] * cb[None, :] + c * cb[None, :] ** 2
-        self._chroma_ok = dist2 < self.max_distance**2
+        self._chroma_ok = (dist2 < self.max_distance**2).astype(np.float32)
 
 
 _CHROMA_AXIS = np.arange(256, dtype=np.float32)
@@ -93,7 +96,7 @@ def face_ellipse(h: int, w: int) -> np.ndarray:
     y, x = np.ogrid[:h, :w]
     dx = (x + 0.5 - w / 2) / (w / 2)
     dy = (y + 0.5 - h / 2) / (ELLIPSE_HEIGHT * h / 2)
-    return dx**2 + dy**2 <= 1
+    return (dx**2 + dy**2 <= 1).astype(np.uint8)  # 0/1, as the skin mask is built
 
 
 def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -1,8 +1,9 @@
 """Follow one face through a video: detect every few frames, smooth the box in between.
 
 Detection on every frame is slow and makes the box jitter, which leaks into the colour trace.
-The tracker detects every `every` frames (and on every frame while the face is lost), keeps the
-box of the face nearest the previous one, and smooths it with an exponential moving average that
+The tracker detects every `every` frames (and on every frame while the face is lost), first in
+the region around the last box and over the whole frame only if that fails, keeps the box of the
+face nearest the previous one, and smooths it with an exponential moving average that
 snaps when the face jumps. A face missing for at most `max_gap_s` keeps its last box ("bridged");
 after that frames are marked missing, never silently replaced by the whole frame.
 """
@@ -40,7 +41,10 @@ class FaceTracker:
         if self._box is not None and not self._retry and self._since_detect < self.every:
             self._since_detect += 1
             return self._box, FaceStatus.TRACKED
-        found = self.detector(rgb)
+        # search around the last box first; the whole frame only when the face is not there
+        found = self.detector(rgb, near=self._box) if self._box is not None else []
+        if not found:
+            found = self.detector(rgb)
         if found:
             self._box = self._smooth(self._pick(found))
             self._last_seen_s = time_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class Trace:
     boxes: np.ndarray  # [N, 4] x, y, w, h; NaN where missing
     skin_fraction: np.ndarray  # [N] share of the face box classified as skin
     preview: Preview | None
+    elapsed_s: float = float("nan")  # wall time taken to stream the video into this trace
 
     @property
     def n_frames(self) -> int:
@@ -74,6 +76,7 @@ def extract_trace(
 
     Only a few numbers per frame are kept, so memory does not grow with the video's length.
     """
+    start = time.perf_counter()
     tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
     skin = SkinModel()
     preview_at = (source.info.n_frames or 0) // 3
@@ -109,6 +112,7 @@ def extract_trace(
         boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
         skin_fraction=np.asarray(fraction, dtype=np.float32),
         preview=preview,
+        elapsed_s=time.perf_counter() - start,
     )
 
 
