@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from rppgkit.face.track import FaceStatus, FaceTracker
 from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo
 
 MIN_SKIN_PIXELS = 25
+NO_COLOUR = (float("nan"),) * 3
+NO_BOX = (float("nan"),) * 4
 
 
 @dataclass(frozen=True)
@@ -80,37 +83,39 @@ def extract_trace(
     tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
     skin = SkinModel()
     preview_at = (source.info.n_frames or 0) // 3
-    times, rgb, status, boxes, fraction = [], [], [], [], []
+    # flat typed arrays: a few dozen bytes per frame, however long the video
+    times, rgb, boxes = array("d"), array("d"), array("f")
+    status, fraction = array("b"), array("f")
     preview: Preview | None = None
     for frame in source.frames():
         box, state = tracker.update(frame.rgb, frame.time_s)
-        mean, share = (np.full(3, np.nan), 0.0)
+        mean, share = NO_COLOUR, 0.0
         if box is not None:
             roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
             if roi.size:
                 mask = skin.segment(roi, learn=state == FaceStatus.DETECTED)
-                n = int(mask.sum())
+                n = cv2.countNonZero(mask.view(np.uint8))
                 share = n / mask.size
                 if n >= MIN_SKIN_PIXELS:
-                    mean = np.asarray(cv2.mean(roi, mask.view(np.uint8))[:3])
+                    mean = cv2.mean(roi, mask.view(np.uint8))[:3]
                 if preview is None and frame.index >= preview_at and n >= MIN_SKIN_PIXELS:
                     full = np.zeros(frame.rgb.shape[:2], dtype=bool)
                     full[y0:y1, x0:x1] = mask
                     preview = Preview(frame.time_s, frame.rgb.copy(), box.as_array(), full)
         times.append(frame.time_s)
-        rgb.append(mean)
+        rgb.extend(mean)
         status.append(state)
-        boxes.append(box.as_array() if box is not None else np.full(4, np.nan))
+        boxes.extend(NO_BOX if box is None else (box.x, box.y, box.w, box.h))
         fraction.append(share)
         if on_frame is not None:
             on_frame(frame.index)
     return Trace(
         info=source.info,
-        times=np.asarray(times),
-        rgb=np.asarray(rgb, dtype=np.float64).reshape(-1, 3),
-        status=np.asarray(status, dtype=np.int8),
-        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-        skin_fraction=np.asarray(fraction, dtype=np.float32),
+        times=np.frombuffer(times, np.float64).copy(),
+        rgb=np.frombuffer(rgb, np.float64).reshape(-1, 3).copy(),
+        status=np.frombuffer(status, np.int8).copy(),
+        boxes=np.frombuffer(boxes, np.float32).reshape(-1, 4).copy(),
+        skin_fraction=np.frombuffer(fraction, np.float32).copy(),
         preview=preview,
         elapsed_s=time.perf_counter() - start,
     )
