@@ -6,13 +6,16 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rppgkit.errors import RppgError
+
+if TYPE_CHECKING:
+    from rppgkit.pipeline import Options
 
 app = typer.Typer(
     add_completion=False,
@@ -46,7 +49,9 @@ def user_errors(fn: F) -> F:
 def frame_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A progress bar over video frames; yields the per-frame callback."""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        *columns, TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal
+    ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda i: bar.update(task, completed=i + 1)
 
@@ -102,17 +107,23 @@ def measure(
         raise typer.Exit(1)
 
 
-def _measure_one(video: Path, opts: object, target: Path) -> None:
+def _measure_one(video: Path, opts: Options, target: Path) -> None:
     from rppgkit.fileio import ensure_dir
     from rppgkit.pipeline import measure as run_measure
     from rppgkit.report import write_report
     from rppgkit.video.reader import open_video
 
-    ensure_dir(target)
-    total = open_video(video, opts.fps).info.n_frames
-    with frame_progress(f"measuring {video.name}", total) as tick:
-        m = run_measure(video, opts, on_frame=tick)
-    paths = write_report(m, target)
+    created = not target.exists()
+    ensure_dir(target)  # fail on an unusable --out before the long part
+    try:
+        total = open_video(video, opts.fps).info.n_frames
+        with frame_progress(f"measuring {video.name}", total) as tick:
+            m = run_measure(video, opts, on_frame=tick)
+        paths = write_report(m, target)
+    except BaseException:
+        if created and not any(target.iterdir()):
+            target.rmdir()  # leave no empty result folder behind
+        raise
     s = m.summary()
     w = s["windows"]
     out.print(

@@ -12,6 +12,9 @@ from typing import Any
 
 from rppgkit.errors import RppgError
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def ensure_dir(path: str | os.PathLike) -> Path:
     """Create `path` (and parents) or raise a one-line error saying why it cannot be used."""
@@ -36,6 +39,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes files private; results are not
         os.replace(tmp_path, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -17,6 +17,7 @@ import numpy as np
 from rppgkit import dsp
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
+from rppgkit.face.detect import DETECTORS
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
 from rppgkit.trace.extract import Trace, extract_trace
@@ -38,6 +39,22 @@ class Options:
     step_s: float = 1.0
     min_face_fraction: float = 0.5
     band_hz: tuple[float, float] = (0.7, 3.0)
+
+    def validate(self) -> None:
+        """Raise RppgError naming the first setting that cannot work."""
+        _trace_estimator(self.method)
+        if self.detector not in DETECTORS:
+            raise RppgError(
+                f"unknown face detector {self.detector!r}; choose one of: {', '.join(DETECTORS)}"
+            )
+        if not (2 <= self.window_s <= 120):
+            raise RppgError(f"--window must be 2 to 120 s, got {self.window_s:g}")
+        if not (0 < self.step_s <= self.window_s):
+            raise RppgError(f"--step must be above 0 and at most --window, got {self.step_s:g}")
+        if not (0 <= self.min_face_fraction <= 1):
+            raise RppgError(f"--min-face is a share from 0 to 1, got {self.min_face_fraction:g}")
+        if self.detect_every < 1 or self.max_gap_s < 0:
+            raise RppgError("detect_every must be at least 1 and max_gap_s at least 0")
 
 
 @dataclass(frozen=True)
@@ -105,7 +122,7 @@ def measure(
     `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
-    _trace_estimator(opts.method)  # fail on a bad method name before decoding anything
+    opts.validate()  # fail on a bad setting before decoding anything
     source = open_video(video, fps=opts.fps)
     duration = source.info.duration_s
     if duration is not None and duration < opts.window_s:

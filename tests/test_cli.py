@@ -1,0 +1,138 @@
+"""The command line: results on good input; one clear line and exit code 1 on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rppgkit.cli import app
+from rppgkit.video.writer import write_video
+
+RESULTS = {"pulse.csv", "hr.csv", "summary.json", "report.png", "report.html"}
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_user_error(code: int, stderr: str, *phrases: str) -> None:
+    """Exit code 1 and exactly one line on stderr that contains every phrase, no traceback."""
+    lines = stderr.strip().splitlines()
+    assert code == 1, stderr
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for phrase in phrases:
+        assert phrase in lines[0], (phrase, lines[0])
+
+
+def test_measure_writes_every_result(videos, tmp_path: Path) -> None:
+    path, truth = videos["clean"]
+    code, stdout, stderr = run("measure", path, "--out", tmp_path / "res")
+    assert code == 0, stderr
+    assert {p.name for p in (tmp_path / "res").iterdir()} == RESULTS
+    summary = json.loads((tmp_path / "res" / "summary.json").read_text())
+    assert abs(summary["hr_bpm"] - truth) < 3
+    assert f"{summary['hr_bpm']:.1f} bpm" in stdout and "face in 100%" in stdout
+    pulse = np.loadtxt(tmp_path / "res" / "pulse.csv", delimiter=",", skiprows=1)
+    assert pulse.shape[1] == 3 and abs(pulse[-1, 0] - 30) < 0.2
+    hr = np.genfromtxt(tmp_path / "res" / "hr.csv", delimiter=",", names=True)
+    assert len(hr) == summary["windows"]["count"] == 21  # 10 s windows, 1 s step, 30 s
+    html = (tmp_path / "res" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
+    assert not list((tmp_path / "res").glob("*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory: pytest.TempPathFactory, videos) -> dict[str, Path]:
+    """Broken inputs of each kind, made once."""
+    root = tmp_path_factory.mktemp("bad")
+    text = root / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    empty = root / "empty.avi"
+    empty.touch()
+    good = videos["clean"][0].read_bytes()
+    truncated = root / "truncated.mkv"
+    truncated.write_bytes(good[: len(good) // 3])
+    frames = (np.full((240, 320, 3), 100 + i % 5, np.uint8) for i in range(360))
+    faceless = write_video(root / "wall.mkv", frames, 30)
+    return {"text": text, "empty": empty, "truncated": truncated, "faceless": faceless}
+
+
+@pytest.mark.parametrize(
+    ("case", "phrases"),
+    [
+        ("missing", ["does not exist", "check the path"]),
+        ("text", ["not a readable video"]),
+        ("empty", ["not a readable video"]),
+        ("truncated", ["truncated", "re-download"]),
+        ("faceless", ["no face found", "--detector haar"]),
+        ("short", ["shorter than the 10 s", "--window"]),
+    ],
+)
+def test_bad_video_gives_one_line(case, phrases, bad, videos, tmp_path: Path) -> None:
+    path = {"missing": tmp_path / "nope.mp4", "short": videos["short"][0], **bad}[case]
+    out = tmp_path / "res"
+    code, _, stderr = run("measure", path, "--out", out)
+    assert_user_error(code, stderr, *phrases)
+    assert not out.exists()  # nothing half-written, not even an empty folder
+
+
+def test_unwritable_output_folder(videos, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, stderr = run("measure", videos["clean"][0], "--out", blocker / "res")
+    assert_user_error(code, stderr, "cannot write to output directory", "choose another --out")
+
+
+@pytest.mark.parametrize(
+    ("args", "phrases"),
+    [
+        (["--method", "magic"], ["unknown", "magic", "pos"]),
+        (["--detector", "mtcnn"], ["unknown face detector", "yunet, haar"]),
+        (["--fps", "0"], ["--fps must be between 0 and 1000"]),
+    ],
+)
+def test_bad_options(args, phrases, videos, tmp_path: Path) -> None:
+    code, _, stderr = run("measure", videos["short"][0], "--out", tmp_path / "res", *args)
+    assert_user_error(code, stderr, *phrases)
+
+
+def test_folder_of_videos_goes_on_past_a_bad_one(videos, bad, tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(videos["clean"][0], folder / "a_good.mkv")
+    shutil.copy(bad["text"], folder / "b_broken.mp4")
+    code, _, stderr = run("measure", folder, "--out", tmp_path / "res")
+    assert code == 1
+    assert "b_broken.mp4 is not a readable video" in stderr
+    assert "1 of 2 videos failed" in stderr and "Traceback" not in stderr
+    assert {p.name for p in (tmp_path / "res" / "a_good").iterdir()} == RESULTS
+    assert not (tmp_path / "res" / "b_broken").exists()
+
+
+def test_methods_lists_the_registry() -> None:
+    code, stdout, _ = run("methods")
+    assert code == 0
+    names = [line.split()[0] for line in stdout.strip().splitlines()]
+    assert names == ["chrom", "green", "ica", "lgi", "omit", "pbv", "pos"]
+
+
+def test_synth_writes_video_and_ground_truth(tmp_path: Path) -> None:
+    args = ["--duration", "2", "--width", "160", "--height", "120", "--hr", "90"]
+    code, _, stderr = run("synth", tmp_path / "s", *args)
+    assert code == 0, stderr
+    meta = json.loads((tmp_path / "s" / "meta.json").read_text())
+    assert meta["config"]["hr_bpm"] == 90 and meta["n_frames"] == 60
+    assert (tmp_path / "s" / "video.mkv").stat().st_size > 0
+
+
+def test_synth_rejects_impossible_settings(tmp_path: Path) -> None:
+    code, _, stderr = run("synth", tmp_path / "s", "--skin-tone", "9")
+    assert_user_error(code, stderr, "skin_tone")
+    assert not (tmp_path / "s").exists()
