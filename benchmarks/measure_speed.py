@@ -90,6 +90,8 @@ def main() -> None:
             frames, decode_fps = decode_rate(video)
             runs.append((decode_fps, *measure_run(video, args.work / f"result_{minutes:g}min")))
         decode_fps, wall, processing, peak_mb = (statistics.median(r) for r in zip(*runs))
+        truth = json.loads((video.parent / "meta.json").read_text())["mean_hr_bpm"]
+        summary = json.loads((args.work / f"result_{minutes:g}min" / "summary.json").read_text())
         row = {
             "video_min": minutes,
             "frames": frames,
@@ -99,18 +101,21 @@ def main() -> None:
             "end_to_end_s": round(wall, 2),
             "end_to_end_fps": round(frames / wall, 1),
             "peak_rss_mb": round(peak_mb, 1),
+            "true_hr_bpm": round(truth, 1),
+            "measured_hr_bpm": summary["hr_bpm"],
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(
         "\n| video | frames | decode-only fps | measure fps | ratio "
-        "| whole command (s) | whole command fps | peak RSS (MB) |"
+        "| whole command (s) | whole command fps | peak RSS (MB) | HR true / measured |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['video_min']:g} min | {r['frames']} | {r['decode_fps']} | {r['measure_fps']} "
-            f"| {r['ratio']} | {r['end_to_end_s']} | {r['end_to_end_fps']} | {r['peak_rss_mb']} |"
+            f"| {r['ratio']} | {r['end_to_end_s']} | {r['end_to_end_fps']} | {r['peak_rss_mb']} "
+            f"| {r['true_hr_bpm']} / {r['measured_hr_bpm']} |"
         )
     (args.work / "results.json").write_text(json.dumps(rows, indent=2))
 

@@ -43,6 +43,8 @@ def test_clean_clip_face_and_windows(clean_trace) -> None:
     assert trace.preview is not None and trace.preview.skin.any()
     m = analyse(trace, method="pos")
     assert len(m.windows) == 21  # 30 s, 10 s windows, 1 s step
+    assert np.ptp(np.diff(trace.times)) > 5e-4  # Matroska rounds timestamps to 33 or 34 ms ...
+    assert m.fs == pytest.approx(30.0, abs=0.01)  # ... which must not bias the frame rate
     hrs = np.array([w.bpm for w in m.windows])
     assert np.all(np.abs(hrs - truth) < 6.0)  # HR drifts a few bpm around its mean
     # beats: about one per 60/HR seconds

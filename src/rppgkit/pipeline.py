@@ -202,13 +202,17 @@ def _check_face(path: Path, trace: Trace, opts: Options) -> None:
 
 
 def _frame_rate(times: np.ndarray) -> float:
-    """The camera's frame rate from its timestamps: the median frame interval, once intervals
-    spanning dropped frames (over 1.5 times the median) are set aside so they do not bias it."""
+    """The camera's frame rate from its timestamps.
+
+    Each interval counts as the number of frame periods it spans (about one; more where frames
+    were dropped), so neither dropped frames nor timestamps rounded to whole milliseconds (33 or
+    34 ms at 30 fps) bias the rate.
+    """
     steps = np.diff(times)
-    if not len(steps):
+    if not len(steps) or steps.sum() <= 0:
         return 30.0
-    regular = steps[steps < 1.5 * np.median(steps)]
-    return float(1.0 / np.median(regular if len(regular) else steps))
+    periods = np.maximum(np.round(steps / np.median(steps)), 1.0)
+    return float(periods.sum() / steps.sum())
 
 
 def _coverage(trace: Trace, times: np.ndarray, max_gap_s: float) -> np.ndarray:
