@@ -6,7 +6,7 @@ Reports, for a 60 s and a 10 min synthetic face video encoded with libx264:
 - the frame rate of `rppgkit measure` while it streams the video (decoding, face tracking, skin
   segmentation, colour averaging: the part that grows with the video's length, as the command
   itself reports it in summary.json), and its ratio to the decode-only rate;
-- the wall time of the whole command, which adds a fixed ~3 s of start-up (imports), analysis
+- the wall time of the whole command, which adds a fixed ~4 s of start-up (imports), analysis
   and report writing;
 - the peak resident memory of the `rppgkit measure` process.
 
