@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -59,9 +60,20 @@ def bad(tmp_path_factory: pytest.TempPathFactory, videos) -> dict[str, Path]:
     good = videos["clean"][0].read_bytes()
     truncated = root / "truncated.mkv"
     truncated.write_bytes(good[: len(good) // 3])
+    no_frames = root / "no_frames.mkv"
+    with av.open(str(no_frames), "w") as container:  # a header and a stream, but no frames
+        stream = container.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "bgr0"
+        container.start_encoding()
     frames = (np.full((240, 320, 3), 100 + i % 5, np.uint8) for i in range(360))
     faceless = write_video(root / "wall.mkv", frames, 30)
-    return {"text": text, "empty": empty, "truncated": truncated, "faceless": faceless}
+    return {
+        "text": text,
+        "empty": empty,
+        "no_frames": no_frames,
+        "truncated": truncated,
+        "faceless": faceless,
+    }
 
 
 @pytest.mark.parametrize(
@@ -70,6 +82,7 @@ def bad(tmp_path_factory: pytest.TempPathFactory, videos) -> dict[str, Path]:
         ("missing", ["does not exist", "check the path"]),
         ("text", ["not a readable video"]),
         ("empty", ["not a readable video"]),
+        ("no_frames", ["not a readable video"]),
         ("truncated", ["truncated", "re-download"]),
         ("faceless", ["no face found", "--detector haar"]),
         ("short", ["shorter than the 10 s", "--window"]),
