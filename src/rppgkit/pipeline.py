@@ -17,7 +17,7 @@ import numpy as np
 from rppgkit import dsp
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
-from rppgkit.face.detect import DETECTORS
+from rppgkit.face.detect import check_detector
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
 from rppgkit.trace.extract import Trace, extract_trace
@@ -43,10 +43,7 @@ class Options:
     def validate(self) -> None:
         """Raise RppgError naming the first setting that cannot work."""
         _trace_estimator(self.method)
-        if self.detector not in DETECTORS:
-            raise RppgError(
-                f"unknown face detector {self.detector!r}; choose one of: {', '.join(DETECTORS)}"
-            )
+        check_detector(self.detector)
         if not (2 <= self.window_s <= 120):
             raise RppgError(f"--window must be 2 to 120 s, got {self.window_s:g}")
         if not (0 < self.step_s <= self.window_s):

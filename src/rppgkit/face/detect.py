@@ -45,6 +45,19 @@ class Box:
     def as_array(self) -> np.ndarray:
         return np.array([self.x, self.y, self.w, self.h], dtype=np.float32)
 
+    def grown(self, margin: float) -> Box:
+        """The box enlarged by `margin` times its size on each side."""
+        mx, my = margin * self.w, margin * self.h
+        return Box(self.x - mx, self.y - my, self.w + 2 * mx, self.h + 2 * my, self.score)
+
+
+def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The part of the frame inside the box (clipped to the frame) and its integer bounds."""
+    h, w = rgb.shape[:2]
+    x0, y0 = max(round(box.x), 0), max(round(box.y), 0)
+    x1, y1 = min(round(box.x + box.w), w), min(round(box.y + box.h), h)
+    return rgb[y0:y1, x0:x1], (x0, y0, x1, y1)
+
 
 class Detector:
     """Finds faces in RGB frames, largest first, in full-frame pixels.
@@ -62,13 +75,10 @@ class Detector:
         x0 = y0 = 0
         side = DETECT_SIDE
         if near is not None:
-            h, w = rgb.shape[:2]
-            mx, my = NEAR_MARGIN * near.w, NEAR_MARGIN * near.h
-            x0, y0 = max(round(near.x - mx), 0), max(round(near.y - my), 0)
-            x1, y1 = min(round(near.x + near.w + mx), w), min(round(near.y + near.h + my), h)
-            if x1 - x0 < 16 or y1 - y0 < 16:
+            rgb, (x0, y0, _, _) = crop(rgb, near.grown(NEAR_MARGIN))
+            if min(rgb.shape[:2]) < 16:
                 return []
-            rgb, side = rgb[y0:y1, x0:x1], NEAR_SIDE
+            side = NEAR_SIDE
         scale = min(1.0, side / max(rgb.shape[:2]))
         if scale < 1.0:
             rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -152,12 +162,13 @@ def _haar() -> Detector:
 DETECTORS: dict[str, Callable[[], Detector]] = {"yunet": _yunet, "haar": _haar}
 
 
+def check_detector(name: str) -> None:
+    """Raise RppgError unless `name` is a known detector."""
+    if name not in DETECTORS:
+        raise RppgError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+
+
 def create_detector(name: str = "yunet") -> Detector:
     """The face detector called `name`."""
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        raise RppgError(
-            f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}"
-        ) from None
-    return factory()
+    check_detector(name)
+    return DETECTORS[name]()

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from rppgkit.face.detect import Box
-
 # Seed region as fractions of the face box (x0, x1, y0, y1): cheeks, nose and upper lip.
 SEED = (0.22, 0.78, 0.48, 0.72)
 MIN_CHROMA_STD = 1.5  # floor on the model's spread in 8-bit levels: clean video is not too strict
@@ -97,11 +95,3 @@ def face_ellipse(h: int, w: int) -> np.ndarray:
     dx = (x + 0.5 - w / 2) / (w / 2)
     dy = (y + 0.5 - h / 2) / (ELLIPSE_HEIGHT * h / 2)
     return (dx**2 + dy**2 <= 1).astype(np.uint8)  # 0/1, as the skin mask is built
-
-
-def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The part of the frame inside the box (clipped to the frame) and its integer bounds."""
-    h, w = rgb.shape[:2]
-    x0, y0 = max(round(box.x), 0), max(round(box.y), 0)
-    x1, y1 = min(round(box.x + box.w), w), min(round(box.y + box.h), h)
-    return rgb[y0:y1, x0:x1], (x0, y0, x1, y1)

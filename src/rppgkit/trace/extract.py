@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rppgkit.face.detect import create_detector
-from rppgkit.face.skin import SkinModel, crop
+from rppgkit.face.detect import create_detector, crop
+from rppgkit.face.skin import SkinModel
 from rppgkit.face.track import FaceStatus, FaceTracker
 from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo
 
