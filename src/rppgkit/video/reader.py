@@ -64,7 +64,7 @@ def find_videos(path: str | os.PathLike) -> list[Path]:
         raise VideoError(f"{p} does not exist; check the path")
     if p.is_file():
         return [p]
-    entries = sorted(p.iterdir(), key=_natural_key)
+    entries = sorted(p.iterdir(), key=natural_key)
     if any(f.suffix.lower() in IMAGE_SUFFIXES for f in entries):
         return [p]
     videos = [f for f in entries if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES]
@@ -165,7 +165,7 @@ class FrameFolder:
     def __init__(self, path: Path, fps: float | None = None) -> None:
         self.path = path
         self.files = sorted(
-            (f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+            (f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=natural_key
         )
         if not self.files:
             raise VideoError(
@@ -200,7 +200,8 @@ def _read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
+    """Sort key that puts frame2 before frame10."""
     return [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", path.name)]
 
 
@@ -213,14 +214,15 @@ def _times_from_names(files: list[Path]) -> np.ndarray | None:
         numbers.append(int(max(digits, key=len)))
     if len(numbers) < 2:
         return None
-    values = np.asarray(numbers, dtype=np.float64)
+    # offsets as exact integers first: nanosecond epochs (~1e18) exceed float64's precision
+    values = np.asarray([n - numbers[0] for n in numbers], dtype=np.float64)
     steps = np.diff(values)
     if np.any(steps <= 0):
         return None
     for scale in (1e9, 1e6, 1e3):
         rate = scale / np.median(steps)
         if 5.0 <= rate <= 1000.0:
-            return (values - values[0]) / scale
+            return values / scale
     return None
 
 

@@ -1,0 +1,23 @@
+"""Datasets: recordings with a reference pulse, each format picked by name from one registry."""
+
+from rppgkit.datasets import cohface, manifest, pure, ubfc  # noqa: F401  (register the loaders)
+from rppgkit.datasets.base import (
+    DatasetError,
+    Recording,
+    Reference,
+    available_datasets,
+    load_dataset,
+    register_dataset,
+)
+from rppgkit.datasets.splits import split_by_list, split_by_rule
+
+__all__ = [
+    "DatasetError",
+    "Recording",
+    "Reference",
+    "available_datasets",
+    "load_dataset",
+    "register_dataset",
+    "split_by_list",
+    "split_by_rule",
+]

@@ -1,0 +1,131 @@
+"""What every dataset yields: recordings (a video, its subject) with a reference pulse.
+
+Loaders list recordings cheaply; each recording reads and checks its ground truth only when asked,
+so one broken label file costs that recording, not the whole dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rppgkit.errors import RppgError
+
+
+class DatasetError(RppgError):
+    """A dataset folder, a manifest or a ground-truth file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Ground truth of one recording, on the clock of its video (0 = first frame)."""
+
+    source: Path  # the file it was read from, for messages
+    times: np.ndarray  # [N] s, increasing
+    pulse: np.ndarray  # [N] contact PPG (or BVP)
+    hr_bpm: np.ndarray | None = None  # [N] the dataset's own HR column, where it has one
+
+    @property
+    def fs(self) -> float:
+        """Mean sampling rate."""
+        return float((len(self.times) - 1) / (self.times[-1] - self.times[0]))
+
+    def check(self, video_duration_s: float | None = None) -> Reference:
+        """Raise DatasetError, naming the file, if the reference cannot be trusted."""
+        n = len(self.pulse)
+        if n < 2 or len(self.times) != n or (self.hr_bpm is not None and len(self.hr_bpm) != n):
+            raise DatasetError(
+                f"{self.source}: the pulse, time and HR columns have different or too few values"
+            )
+        bad = int(np.sum(~np.isfinite(self.pulse)) + np.sum(~np.isfinite(self.times)))
+        if bad:
+            raise DatasetError(f"{self.source}: {bad} of {n} reference values are NaN or infinite")
+        if np.any(np.diff(self.times) <= 0):
+            raise DatasetError(f"{self.source}: the reference timestamps do not increase")
+        if video_duration_s is not None:
+            span = self.times[-1] - max(self.times[0], 0.0)
+            if span < video_duration_s - max(1.0, 0.05 * video_duration_s):
+                raise DatasetError(
+                    f"{self.source}: the reference covers {span:.1f} s but the video lasts "
+                    f"{video_duration_s:.1f} s; the label file is cut short or belongs to "
+                    "another video"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One video of one subject, and how to read its reference."""
+
+    dataset: str
+    id: str  # unique within the dataset
+    subject: str
+    video: Path  # a video file or a folder of frames
+    read_reference: Callable[[], Reference] = field(repr=False, compare=False)
+    fps: float | None = None  # frame rate to use when the video's own metadata is wrong
+
+    def reference(self) -> Reference:
+        """The ground truth, read and checked now; DatasetError names the file if it is bad."""
+        try:
+            return self.read_reference().check()
+        except DatasetError:
+            raise
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise DatasetError(f"{self.id}: cannot read its ground truth ({exc})") from None
+
+
+Loader = Callable[[Path], list[Recording]]
+LOADERS: dict[str, Loader] = {}
+
+
+def register_dataset(name: str) -> Callable[[Loader], Loader]:
+    """Add a loader (root folder or file -> recordings) to the registry under `name`."""
+
+    def add(loader: Loader) -> Loader:
+        LOADERS[name] = loader
+        return loader
+
+    return add
+
+
+def available_datasets() -> list[str]:
+    return sorted(LOADERS)
+
+
+def load_dataset(name: str, root: str | os.PathLike) -> list[Recording]:
+    """The recordings of dataset `name` stored at `root`, in a stable order."""
+    if name not in LOADERS:
+        raise DatasetError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(available_datasets())}"
+        )
+    path = Path(root)
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist; give the dataset's folder")
+    recordings = LOADERS[name](path)
+    if not recordings:
+        raise DatasetError(f"no {name} recordings found under {path}; is it the right dataset?")
+    ids = [r.id for r in recordings]
+    if len(set(ids)) != len(ids):
+        raise DatasetError(f"{path}: recording ids repeat; every recording needs its own")
+    return recordings
+
+
+def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
+    """A CSV file with a header row, as float columns by name (empty cells become NaN)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        raise DatasetError(f"{path}: expected a header row and at least one row of values")
+    header = [h.strip() for h in rows[0]]
+    try:
+        values = np.array([[float(v) if v.strip() else np.nan for v in r] for r in rows[1:] if r])
+    except ValueError as exc:
+        raise DatasetError(f"{path}: a value is not a number ({exc})") from None
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise DatasetError(f"{path}: rows have a different number of cells than the header")
+    return dict(zip(header, values.T))
