@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rppgkit.errors import RppgError
 
 if TYPE_CHECKING:
+    from rppgkit.evaluate import Outcome
     from rppgkit.pipeline import Options
 
 app = typer.Typer(
@@ -47,7 +49,8 @@ def user_errors(fn: F) -> F:
 
 @contextlib.contextmanager
 def frame_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar over video frames; yields the per-frame callback."""
+    """A progress bar (over video frames, or recordings); yields a callback taking the index of
+    the item just finished."""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     with Progress(
         *columns, TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal
@@ -144,6 +147,71 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         h = s["hrv"]
         out.print(f"  HRV: SDNN {h['sdnn_ms']} ms, RMSSD {h['rmssd_ms']} ms", highlight=False)
     out.print(f"  results: {paths['report.html']}", highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Dataset format; see `rppgkit datasets`.")
+    ],
+    method: Annotated[
+        str, typer.Option("--method", "-m", help="Comma-separated estimator names.")
+    ] = "pos",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "rppgkit-eval"
+    ),
+    workers: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
+    reference: Annotated[
+        str, typer.Option(help="Reference HR: spectral (from the reference pulse) or dataset.")
+    ] = "spectral",
+    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+    window: Annotated[float, typer.Option(help="Heart-rate window in seconds.")] = 10.0,
+    step: Annotated[float, typer.Option(help="Step between windows in seconds.")] = 1.0,
+) -> None:
+    """Evaluate methods against a dataset's reference pulse: MAE, RMSE, MAPE, r, SNR, plots."""
+    from rppgkit.evaluate import evaluate as run_evaluate
+    from rppgkit.pipeline import Options
+
+    if reference not in ("spectral", "dataset"):
+        raise RppgError(f"--reference is spectral or dataset, not {reference!r}")
+    if workers < 1:
+        raise RppgError(f"--workers must be at least 1, got {workers}")
+    names = [m.strip() for m in method.split(",") if m.strip()]
+    opts = Options(detector=detector, window_s=window, step_s=step)
+    count = itertools.count()
+    with frame_progress("evaluating recordings", None) as advance:
+
+        def tick(outcome: Outcome) -> None:
+            advance(next(count))
+            if outcome.error:
+                err.print(f"skipped {outcome.recording}: {outcome.error}", highlight=False)
+
+        result = run_evaluate(dataset, root, names, out_dir, opts, reference, workers, tick)
+    for level in ("video", "window"):
+        out.print(f"[bold]per {level}[/] (bpm, 95% CI)", highlight=False)
+        for name, per_level in result.metrics.items():
+            m = per_level[level]
+            out.print(
+                f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}",
+                highlight=False,
+                markup=False,
+            )
+    if result.skipped:
+        out.print(f"{len(result.skipped)} recordings skipped (see metrics.md)", highlight=False)
+    out.print(f"results: {result.out_dir / 'metrics.md'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def datasets() -> None:
+    """List the dataset formats that evaluate reads."""
+    from rppgkit.datasets import LOADERS
+
+    for name, loader in sorted(LOADERS.items()):
+        doc = (loader.__doc__ or "").strip().splitlines()
+        out.print(f"[bold]{name:10}[/] {doc[0] if doc else ''}", highlight=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from rppgkit.datasets import cohface, manifest, pure, ubfc  # noqa: F401  (register the loaders)
 from rppgkit.datasets.base import (
+    LOADERS,
     DatasetError,
     Recording,
     Reference,
@@ -12,6 +13,7 @@ from rppgkit.datasets.base import (
 from rppgkit.datasets.splits import split_by_list, split_by_rule
 
 __all__ = [
+    "LOADERS",
     "DatasetError",
     "Recording",
     "Reference",

@@ -13,6 +13,7 @@ from rppgkit.video.reader import natural_key
 
 @register_dataset("cohface")
 def cohface(root: Path) -> list[Recording]:
+    """`<subject>/<session>/data.avi` with `data.hdf5` (pulse at 256 Hz and its time)."""
     recordings = []
     for video in sorted(
         root.glob("*/*/data.avi"),

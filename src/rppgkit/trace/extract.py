@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +17,7 @@ import numpy as np
 from rppgkit.face.detect import create_detector, crop
 from rppgkit.face.skin import SkinModel
 from rppgkit.face.track import FaceStatus, FaceTracker
+from rppgkit.fileio import atomic_path
 from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo
 
 MIN_SKIN_PIXELS = 25
@@ -121,4 +126,45 @@ def extract_trace(
     )
 
 
-__all__ = ["FaceStatus", "Preview", "Trace", "extract_trace"]
+def save_trace(trace: Trace, path: str | os.PathLike) -> None:
+    """Store a trace (arrays and video info) in one .npz file, atomically."""
+    info = dataclasses.asdict(trace.info) | {"path": str(trace.info.path)}
+    arrays = {
+        "times": trace.times,
+        "rgb": trace.rgb,
+        "status": trace.status,
+        "boxes": trace.boxes,
+        "skin_fraction": trace.skin_fraction,
+        "meta": np.array(json.dumps({"info": info, "elapsed_s": trace.elapsed_s})),
+    }
+    if trace.preview is not None:
+        p = trace.preview
+        arrays |= {"preview_time": np.array(p.time_s), "preview_rgb": p.rgb}
+        arrays |= {"preview_box": p.box, "preview_skin": p.skin}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def load_trace(path: str | os.PathLike) -> Trace:
+    """Read a trace written by `save_trace`."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        info = meta["info"] | {"path": Path(meta["info"]["path"])}
+        preview = None
+        if "preview_rgb" in z:
+            preview = Preview(
+                float(z["preview_time"]), z["preview_rgb"], z["preview_box"], z["preview_skin"]
+            )
+        return Trace(
+            info=VideoInfo(**info),
+            times=z["times"],
+            rgb=z["rgb"],
+            status=z["status"],
+            boxes=z["boxes"],
+            skin_fraction=z["skin_fraction"],
+            preview=preview,
+            elapsed_s=meta["elapsed_s"],
+        )
+
+
+__all__ = ["FaceStatus", "Preview", "Trace", "extract_trace", "load_trace", "save_trace"]

@@ -1,0 +1,60 @@
+"""Evaluation of estimators on datasets with a reference pulse: HR agreement, tables, plots."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rppgkit.datasets import load_dataset
+from rppgkit.errors import RppgError
+from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.evaluate.reference import ReferenceSource
+from rppgkit.evaluate.report import write_evaluation
+from rppgkit.evaluate.run import Outcome, evaluate_recordings, load_results
+from rppgkit.pipeline import Options
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    out_dir: Path
+    metrics: dict[str, dict[str, dict[str, Interval]]]  # [method][window|video][metric]
+    outcomes: list[Outcome]
+    skipped: dict[str, str]  # recording id -> why
+
+
+def evaluate(
+    dataset: str,
+    root: str | os.PathLike,
+    methods: list[str],
+    out_dir: str | os.PathLike,
+    options: Options | None = None,
+    reference: ReferenceSource = "spectral",
+    workers: int = 1,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Evaluation:
+    """Evaluate `methods` on every recording of `dataset` at `root`; results go to `out_dir`.
+
+    Recordings whose video or ground truth is unusable are skipped and listed; the call fails
+    only when nothing could be evaluated.
+    """
+    recordings = load_dataset(dataset, root)
+    out = Path(out_dir)
+    outcomes = evaluate_recordings(
+        recordings, methods, out, options, reference, workers, on_outcome
+    )
+    skipped = {o.recording: o.error for o in outcomes if o.error}
+    order = [r.id for r in recordings if r.id not in skipped]
+    results = load_results(out, methods, order)
+    if not any(results.values()):
+        raise RppgError(
+            f"none of the {len(recordings)} recordings of {root} could be evaluated; "
+            f"first problem: {next(iter(skipped.values()), 'unknown')}"
+        )
+    title = f"{dataset} ({root}): {len(order)} of {len(recordings)} recordings"
+    metrics = write_evaluation(out, results, skipped, title)
+    return Evaluation(out, metrics, outcomes, skipped)
+
+
+__all__ = ["Evaluation", "Interval", "Outcome", "evaluate", "hr_metrics"]

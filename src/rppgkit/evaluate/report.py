@@ -1,0 +1,143 @@
+"""Tables, metrics and plots of an evaluation: windows.csv, videos.csv, metrics.json,
+metrics.md and one Bland-Altman + scatter figure per method."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
+
+LEVELS = ("window", "video")
+
+
+def level_pairs(rows: list[dict], level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimated HR, reference HR and SNR over all recordings, per window or per video."""
+    if level == "video":
+        est = [r["hr_bpm"] for r in rows]
+        ref = [r["ref_hr_bpm"] for r in rows]
+        snr = [r["snr_db"] for r in rows]
+    else:
+        est = [v for r in rows for v in r["windows"]["hr_bpm"]]
+        ref = [v for r in rows for v in r["windows"]["ref_hr_bpm"]]
+        snr = [v for r in rows for v in r["windows"]["snr_db"]]
+    e, r_, s = (np.array(x, dtype=float) for x in (est, ref, snr))
+    ok = np.isfinite(e) & np.isfinite(r_)
+    return e[ok], r_[ok], s[ok]
+
+
+def write_evaluation(
+    out: Path, results: dict[str, list[dict]], skipped: dict[str, str], title: str
+) -> dict[str, dict[str, dict[str, Interval]]]:
+    """Write every table and figure; return metrics[method][level][name]."""
+    ensure_dir(out)
+    metrics = {
+        method: {level: hr_metrics(*level_pairs(rows, level)) for level in LEVELS}
+        for method, rows in results.items()
+    }
+    write_text(out / "windows.csv", _windows_csv(results))
+    write_text(out / "videos.csv", _videos_csv(results))
+    write_json(
+        out / "metrics.json",
+        {
+            "title": title,
+            "methods": {
+                method: {
+                    level: {
+                        "n": len(level_pairs(results[method], level)[0]),
+                        **{k: v.as_dict() for k, v in per_level.items()},
+                    }
+                    for level, per_level in per_method.items()
+                }
+                for method, per_method in metrics.items()
+            },
+            "skipped": skipped,
+        },
+    )
+    write_text(out / "metrics.md", _markdown(results, metrics, skipped, title))
+    for method, rows in results.items():
+        _plot(out / "plots" / f"{method}.png", method, rows)
+    return metrics
+
+
+def _windows_csv(results: dict[str, list[dict]]) -> str:
+    lines = ["method,recording,subject,start_s,end_s,hr_bpm,ref_hr_bpm,snr_db"]
+    for method, rows in results.items():
+        for r in rows:
+            w = r["windows"]
+            for values in zip(w["start_s"], w["end_s"], w["hr_bpm"], w["ref_hr_bpm"], w["snr_db"]):
+                cells = [_cell(v) for v in values]
+                lines.append(",".join([method, r["recording"], r["subject"], *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def _videos_csv(results: dict[str, list[dict]]) -> str:
+    lines = ["method,recording,subject,hr_bpm,ref_hr_bpm,abs_error_bpm,snr_db,face_fraction"]
+    for method, rows in results.items():
+        for r in rows:
+            est, ref = r["hr_bpm"], r["ref_hr_bpm"]
+            err = None if est is None or ref is None else abs(est - ref)
+            cells = [_cell(v) for v in (est, ref, err, r["snr_db"], r["face_fraction"])]
+            lines.append(",".join([method, r["recording"], r["subject"], *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v: float | None) -> str:
+    return "" if v is None else f"{v:.4g}"
+
+
+def _markdown(results, metrics, skipped: dict[str, str], title: str) -> str:
+    lines = [f"# {title}", ""]
+    for level in LEVELS:
+        lines += [
+            f"## Per {level} (HR in bpm; 95% bootstrap intervals)",
+            "",
+            "| method | n | MAE | RMSE | MAPE (%) | Pearson r | SNR (dB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for method, per_level in metrics.items():
+            m = per_level[level]
+            n = len(level_pairs(results[method], level)[0])
+            cells = [str(m[k]) for k in ("mae", "rmse", "mape", "pearson_r", "snr_db")]
+            lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {rid}: {why}" for rid, why in skipped.items()] + [""]
+    return "\n".join(lines)
+
+
+def _plot(path: Path, method: str, rows: list[dict]) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=(10, 9), constrained_layout=True)
+    for col, level in enumerate(LEVELS):
+        est, ref, _ = level_pairs(rows, level)
+        scatter, ba = axes[0, col], axes[1, col]
+        scatter.scatter(ref, est, s=8, alpha=0.5)
+        if len(ref):
+            lo, hi = min(ref.min(), est.min()) - 5, max(ref.max(), est.max()) + 5
+            scatter.plot([lo, hi], [lo, hi], "k--", lw=1)
+        scatter.set(
+            xlabel="reference HR (bpm)",
+            ylabel=f"{method} HR (bpm)",
+            title=f"per {level}: {len(ref)} pairs",
+        )
+        mean, diff = (est + ref) / 2, est - ref
+        ba.scatter(mean, diff, s=8, alpha=0.5)
+        if len(diff) > 1:
+            bias, sd = diff.mean(), diff.std(ddof=1)
+            for y, style in ((bias, "-"), (bias + 1.96 * sd, "--"), (bias - 1.96 * sd, "--")):
+                ba.axhline(y, color="k", ls=style, lw=1)
+            ba.set_title(f"Bland-Altman: bias {bias:+.2f}, limits ±{1.96 * sd:.2f} bpm")
+        ba.set(xlabel="mean of the two (bpm)", ylabel="estimate - reference (bpm)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    ensure_dir(path.parent)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())

@@ -1,0 +1,165 @@
+"""Evaluate methods over a dataset: traces cached, videos in parallel, resumable.
+
+Layout of the output folder:
+- `traces/<key>.npz`: the face/skin-colour trace of each video, keyed by the file and the face
+  settings, so evaluating another method costs only the analysis;
+- `results/<method>/<recording>.json`: windows and whole-video HR against the reference, written
+  atomically as each one finishes, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rppgkit.datasets import Recording
+from rppgkit.errors import RppgError
+from rppgkit.evaluate.reference import ReferenceSource, reference_hr
+from rppgkit.fileio import ensure_dir, write_json
+from rppgkit.pipeline import Options, analyse
+from rppgkit.trace.extract import Trace, extract_trace, load_trace, save_trace
+from rppgkit.video.reader import open_video
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one recording: the methods evaluated now, or why it was skipped."""
+
+    recording: str
+    done: tuple[str, ...] = ()
+    cached: tuple[str, ...] = ()  # results already on disk from an earlier run
+    error: str | None = None
+
+
+def evaluate_recordings(
+    recordings: Iterable[Recording],
+    methods: list[str],
+    out_dir: str | os.PathLike,
+    options: Options | None = None,
+    reference: ReferenceSource = "spectral",
+    workers: int = 1,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Write one result file per recording and method under `out_dir/results`."""
+    opts = options or Options()
+    for method in methods:
+        dataclasses.replace(opts, method=method).validate()
+    out = ensure_dir(out_dir)
+    jobs = [(rec, methods, out, opts, reference) for rec in recordings]
+    outcomes = []
+    if workers <= 1:
+        for job in jobs:
+            outcomes.append(_run_one(*job))
+            if on_outcome:
+                on_outcome(outcomes[-1])
+        return outcomes
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for future in as_completed([pool.submit(_run_one, *job) for job in jobs]):
+            outcomes.append(future.result())
+            if on_outcome:
+                on_outcome(outcomes[-1])
+    return outcomes
+
+
+def result_path(out: Path, method: str, recording_id: str) -> Path:
+    return out / "results" / method / f"{recording_id.replace('/', '__')}.json"
+
+
+def _run_one(
+    rec: Recording, methods: list[str], out: Path, opts: Options, source: ReferenceSource
+) -> Outcome:
+    todo = [m for m in methods if not result_path(out, m, rec.id).exists()]
+    cached = tuple(m for m in methods if m not in todo)
+    if not todo:
+        return Outcome(rec.id, cached=cached)
+    try:
+        ref = rec.reference()
+        trace = _cached_trace(rec, opts, out / "traces")
+        ref.check(float(trace.times[-1] - trace.times[0]))
+        for method in todo:
+            m = analyse(trace, dataclasses.replace(opts, method=method))
+            ref_windows, ref_whole = reference_hr(ref, m, source)
+            path = result_path(out, method, rec.id)
+            ensure_dir(path.parent)
+            write_json(
+                path,
+                {
+                    "recording": rec.id,
+                    "subject": rec.subject,
+                    "video": str(rec.video),
+                    "method": method,
+                    "reference": source,
+                    "hr_bpm": _num(m.heart_rate.bpm),
+                    "ref_hr_bpm": _num(ref_whole),
+                    "snr_db": _num(m.heart_rate.snr_db),
+                    "face_fraction": trace.face_fraction,
+                    "windows": {
+                        "start_s": [w.start_s for w in m.windows],
+                        "end_s": [w.end_s for w in m.windows],
+                        "hr_bpm": [_num(w.bpm) for w in m.windows],
+                        "snr_db": [_num(w.snr_db) for w in m.windows],
+                        "ref_hr_bpm": [_num(v) for v in ref_windows],
+                    },
+                },
+            )
+    except RppgError as exc:
+        return Outcome(rec.id, cached=cached, error=str(exc))
+    return Outcome(rec.id, done=tuple(todo), cached=cached)
+
+
+def _num(x: float) -> float | None:
+    """JSON has no NaN: missing values are written as null."""
+    return float(x) if np.isfinite(x) else None
+
+
+def _cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
+    """The recording's trace from the cache, or extracted now and cached."""
+    video = rec.video.resolve()
+    stat = video.stat()
+    key = json.dumps(
+        [
+            str(video),
+            stat.st_size,
+            stat.st_mtime_ns,
+            rec.fps or opts.fps,
+            opts.detector,
+            opts.detect_every,
+            opts.max_gap_s,
+        ]
+    )
+    path = folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    if path.exists():
+        try:
+            return load_trace(path)
+        except (OSError, ValueError, KeyError):
+            path.unlink()  # a damaged cache entry is just recomputed
+    trace = extract_trace(
+        open_video(rec.video, fps=rec.fps or opts.fps),
+        opts.detector,
+        opts.detect_every,
+        opts.max_gap_s,
+    )
+    ensure_dir(folder)
+    save_trace(trace, path)
+    return trace
+
+
+def load_results(out: Path, methods: list[str], recordings: list[str]) -> dict[str, list[dict]]:
+    """Result records per method, for the given recordings, in their order."""
+    results: dict[str, list[dict]] = {}
+    for method in methods:
+        rows = []
+        for rid in recordings:
+            path = result_path(out, method, rid)
+            if path.exists():
+                rows.append(json.loads(path.read_text()))
+        results[method] = rows
+    return results

@@ -1,0 +1,142 @@
+"""Evaluation: metrics against hand-computed values, the reference HR path, and a whole run on a
+synthetic dataset with a broken recording, a cache and a resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import rppgkit.evaluate.run as run_module
+from rppgkit.cli import app
+from rppgkit.datasets import Reference
+from rppgkit.errors import RppgError
+from rppgkit.evaluate import evaluate, hr_metrics
+from rppgkit.evaluate.reference import reference_hr
+from rppgkit.pipeline import analyse
+from rppgkit.trace.extract import extract_trace, load_trace, save_trace
+from rppgkit.video.reader import open_video
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    ref = np.array([60.0, 70, 80, 90, 100])
+    est = ref + np.array([1.0, -2, 0, 3, -4])
+    m = hr_metrics(est, ref, snr_db=np.array([1.0, 2, 3, 4, np.nan]))
+    assert m["mae"].value == pytest.approx(2.0)
+    assert m["rmse"].value == pytest.approx(np.sqrt(30 / 5))
+    assert m["mape"].value == pytest.approx(100 * np.mean(np.abs(est - ref) / ref))
+    assert m["pearson_r"].value == pytest.approx(np.corrcoef(est, ref)[0, 1])
+    assert m["snr_db"].value == pytest.approx(2.5)  # NaN SNRs are left out
+    for k in ("mae", "rmse", "mape", "pearson_r"):
+        assert m[k].low <= m[k].value <= m[k].high
+    assert hr_metrics(est, ref)["mae"] == m["mae"]  # seeded: the same interval every time
+    short = hr_metrics(est[:2], ref[:2])
+    assert np.isnan(short["pearson_r"].value) and short["mae"].value == pytest.approx(1.5)
+
+
+@pytest.fixture(scope="module")
+def clean(videos):
+    path, truth = videos["clean"]
+    return analyse(extract_trace(open_video(path)), method="pos"), truth, path
+
+
+def test_reference_hr_follows_the_reference_pulse(clean, tmp_path: Path) -> None:
+    m, _, _ = clean
+    t = np.arange(0, 31, 1 / 256)  # a 256 Hz reference at 66 bpm, unrelated to the video
+    ref = Reference(tmp_path / "ref", t, np.sin(2 * np.pi * 1.1 * t), np.full(t.size, 65.0))
+    per_window, whole = reference_hr(ref, m)
+    assert len(per_window) == len(m.windows)
+    np.testing.assert_allclose(per_window, 66, atol=0.5)
+    assert whole == pytest.approx(66, abs=0.3)
+    per_window, whole = reference_hr(ref, m, "dataset")
+    np.testing.assert_allclose(per_window, 65)
+    short = Reference(tmp_path / "ref", t[t < 15], np.sin(2 * np.pi * 1.1 * t[t < 15]))
+    per_window, _ = reference_hr(short, m)
+    assert np.isfinite(per_window[:5]).all() and np.isnan(per_window[6:]).all()
+
+
+def test_trace_round_trip(clean, tmp_path: Path) -> None:
+    m, _, _ = clean
+    save_trace(m.trace, tmp_path / "t.npz")
+    back = load_trace(tmp_path / "t.npz")
+    assert back.info == m.trace.info
+    np.testing.assert_array_equal(back.rgb, m.trace.rgb)
+    np.testing.assert_array_equal(back.preview.skin, m.trace.preview.skin)
+
+
+@pytest.fixture
+def dataset(videos, tmp_path: Path) -> Path:
+    """Two good synthetic recordings and one whose ground truth has NaNs."""
+    root = tmp_path / "data"
+    root.mkdir()
+    for name in ("clean", "moving"):
+        (root / name).symlink_to(videos[name][0].parent)
+    broken = root / "z_broken"
+    broken.mkdir()
+    source = videos["clean"][0].parent
+    for f in ("video.mkv", "meta.json"):
+        (broken / f).symlink_to(source / f)
+    lines = (source / "ground_truth.csv").read_text().splitlines()
+    lines[5] = "0.166667,nan,78.0"
+    (broken / "ground_truth.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_evaluate_skips_bad_recordings_caches_and_resumes(
+    dataset: Path, videos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    result = evaluate("synthetic", dataset, ["pos", "chrom"], out)
+    assert list(result.skipped) == ["z_broken"]
+    assert "1 of 900 reference values are NaN" in result.skipped["z_broken"]
+    for method in ("pos", "chrom"):
+        assert result.metrics[method]["video"]["mae"].value < 3
+        assert result.metrics[method]["window"]["mae"].value < 4
+        assert (out / "plots" / f"{method}.png").stat().st_size > 10_000
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["methods"]["pos"]["video"]["n"] == 2
+    assert metrics["methods"]["pos"]["window"]["n"] == 42  # 21 windows x 2 videos
+    assert "z_broken" in metrics["skipped"]
+    table = (out / "metrics.md").read_text()
+    assert "| pos | 2 |" in table and "## Skipped" in table
+    videos_csv = (out / "videos.csv").read_text().splitlines()
+    assert len(videos_csv) == 1 + 2 * 2
+    assert len(list((out / "traces").glob("*.npz"))) == 2
+
+    # another method reuses the cached traces; finished results are not redone
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the trace should come from the cache")
+
+    monkeypatch.setattr(run_module, "extract_trace", no_decoding)
+    again = evaluate("synthetic", dataset, ["pos", "green"], out)
+    done = {o.recording: (o.done, o.cached) for o in again.outcomes}
+    assert done["clean"] == (("green",), ("pos",))
+    assert set(again.metrics) == {"pos", "green"}
+
+
+def test_nothing_evaluable_is_an_error(dataset: Path, tmp_path: Path) -> None:
+    only_broken = tmp_path / "only"
+    only_broken.mkdir()
+    (only_broken / "z").symlink_to(dataset / "z_broken")
+    with pytest.raises(RppgError, match=r"none of the 1 recordings .* NaN"):
+        evaluate("synthetic", only_broken, ["pos"], tmp_path / "out")
+
+
+def test_cli_evaluate(dataset: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["evaluate", str(dataset), "-d", "synthetic", "-m", "pos", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "pos" in result.stdout
+        and "MAE" in result.stdout
+        and "1 recordings skipped" in (result.stdout)
+    )
+    assert "skipped z_broken" in result.stderr
+    bad = runner.invoke(app, ["evaluate", str(dataset), "-d", "vipl", "-o", str(tmp_path / "p")])
+    assert bad.exit_code == 1 and "unknown dataset 'vipl'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
