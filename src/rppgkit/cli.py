@@ -197,10 +197,59 @@ def evaluate(
                 f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}",
                 highlight=False,
                 markup=False,
+                soft_wrap=True,
             )
     if result.skipped:
         out.print(f"{len(result.skipped)} recordings skipped (see metrics.md)", highlight=False)
     out.print(f"results: {result.out_dir / 'metrics.md'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def compress(
+    source: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
+    target: Annotated[Path, typer.Argument(help="Output video (.mkv, .mp4; .avi for mpeg4).")],
+    codec: Annotated[str, typer.Option(help="x264, x265 or mpeg4.")] = "x264",
+    bitrate: Annotated[str | None, typer.Option(help="Target bitrate, e.g. 250k or 1M.")] = None,
+    crf: Annotated[int | None, typer.Option(help="Constant quality (x264/x265), 0-51.")] = None,
+) -> None:
+    """Re-encode a video at a bitrate or quality, keeping its frame timestamps."""
+    from rppgkit.video.compress import compress as run_compress
+    from rppgkit.video.compress import lossy_codec, parse_bitrate
+    from rppgkit.video.reader import open_video
+
+    chosen = lossy_codec(codec, parse_bitrate(bitrate) if bitrate else None, crf)
+    total = open_video(source).info.n_frames
+    with frame_progress(f"encoding {source.name}", total) as tick:
+        path = run_compress(source, target, chosen, on_frame=tick)
+    duration = open_video(path).info.duration_s or 1.0
+    out.print(
+        f"wrote {path}: {path.stat().st_size * 8 / duration / 1000:.0f} kb/s", highlight=False
+    )
+
+
+@app.command()
+@user_errors
+def ladder(
+    root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset format.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    levels: Annotated[
+        str, typer.Option(help="Comma-separated codec:bitrate or codec:crfN levels.")
+    ] = "",
+) -> None:
+    """Write every video of a dataset at several compression levels, with an index."""
+    from rppgkit.datasets.ladder import DEFAULT_LEVELS, build_ladder, parse_levels
+
+    chosen = parse_levels(levels or DEFAULT_LEVELS)
+    count = itertools.count()
+    with frame_progress(f"encoding {len(chosen) - 1} levels", None) as tick:
+        index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)))
+    out.print(
+        f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Datasets: recordings with a reference pulse, each format picked by name from one registry."""
 
-from rppgkit.datasets import cohface, manifest, pure, ubfc  # noqa: F401  (register the loaders)
+from rppgkit.datasets import cohface, ladder, manifest, pure, ubfc  # noqa: F401  (registers)
 from rppgkit.datasets.base import (
     LOADERS,
     DatasetError,

@@ -68,6 +68,7 @@ class Recording:
     video: Path  # a video file or a folder of frames
     read_reference: Callable[[], Reference] = field(repr=False, compare=False)
     fps: float | None = None  # frame rate to use when the video's own metadata is wrong
+    group: str = ""  # a condition to report separately, e.g. the compression level
 
     def reference(self) -> Reference:
         """The ground truth, read and checked now; DatasetError names the file if it is bad."""

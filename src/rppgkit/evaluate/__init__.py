@@ -46,7 +46,7 @@ def evaluate(
     )
     skipped = {o.recording: o.error for o in outcomes if o.error}
     order = [r.id for r in recordings if r.id not in skipped]
-    results = load_results(out, methods, order)
+    results = _by_group(load_results(out, methods, order))
     if not any(results.values()):
         raise RppgError(
             f"none of the {len(recordings)} recordings of {root} could be evaluated; "
@@ -55,6 +55,18 @@ def evaluate(
     title = f"{dataset} ({root}): {len(order)} of {len(recordings)} recordings"
     metrics = write_evaluation(out, results, skipped, title)
     return Evaluation(out, metrics, outcomes, skipped)
+
+
+def _by_group(results: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Report each condition (e.g. compression level) apart: keys become 'method @ group'."""
+    groups = sorted({r.get("group", "") for rows in results.values() for r in rows})
+    if groups == [""]:
+        return results
+    return {
+        f"{method} @ {group}": [r for r in rows if r.get("group", "") == group]
+        for method, rows in results.items()
+        for group in groups
+    }
 
 
 __all__ = ["Evaluation", "Interval", "Outcome", "evaluate", "hr_metrics"]

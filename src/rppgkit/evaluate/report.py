@@ -63,7 +63,7 @@ def write_evaluation(
     )
     write_text(out / "metrics.md", _markdown(results, metrics, skipped, title))
     for method, rows in results.items():
-        _plot(out / "plots" / f"{method}.png", method, rows)
+        _plot(out / "plots" / f"{method.replace(' @ ', '__')}.png", method, rows)
     return metrics
 
 

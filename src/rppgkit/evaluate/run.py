@@ -94,6 +94,7 @@ def _run_one(
                 {
                     "recording": rec.id,
                     "subject": rec.subject,
+                    "group": rec.group,
                     "video": str(rec.video),
                     "method": method,
                     "reference": source,

@@ -22,6 +22,9 @@ class Codec:
     pix_fmt: str
     options: dict[str, str]
     bit_rate: int | None = None
+    # an encoder whose rate control reads the time base as the frame duration (MPEG-4 Part 2)
+    # gets timestamps on the frame grid instead of TIME_BASE
+    frame_time_base: bool = False
 
     @property
     def lossless(self) -> bool:
@@ -33,6 +36,7 @@ X264RGB_LOSSLESS = Codec("libx264rgb", "bgr24", {"crf": "0", "preset": "ultrafas
 
 
 _CONTAINERS = {".mkv": "matroska", ".avi": "avi", ".mp4": "mp4", ".mov": "mov"}
+TIME_BASE = Fraction(1, 10000)  # fine enough for real timestamps, coarse enough for MPEG-4 Part 2
 
 
 def fps_fraction(fps: float) -> Fraction:
@@ -52,6 +56,8 @@ class VideoWriter:
         self._tmp = self.path.with_name(f".{self.path.name}.tmp")
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
+        self._count, self._last_pts = 0, -1
+        self._time_base = TIME_BASE
 
     def __enter__(self) -> VideoWriter:
         fmt = _CONTAINERS.get(self.path.suffix.lower())
@@ -63,19 +69,33 @@ class VideoWriter:
         self._container = av.open(str(self._tmp), mode="w", format=fmt)
         return self
 
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one frame given as an `[H, W, 3]` uint8 RGB array."""
+    def write(self, rgb: np.ndarray, time_s: float | None = None) -> None:
+        """Append one frame given as an `[H, W, 3]` uint8 RGB array, shown at `time_s` (default:
+        the next slot at the writer's frame rate), so irregular timing can be kept."""
         assert self._container is not None, "use VideoWriter in a with-block"
         if self._stream is None:
             h, w = rgb.shape[:2]
-            stream = self._container.add_stream(self.codec.encoder, rate=fps_fraction(self.fps))
+            try:
+                stream = self._container.add_stream(self.codec.encoder, rate=fps_fraction(self.fps))
+            except ValueError:
+                raise VideoError(
+                    f"a {self.path.suffix} file cannot hold {self.codec.encoder} video; "
+                    "use .mkv or .mp4"
+                ) from None
             stream.width, stream.height = w, h
             stream.pix_fmt = self.codec.pix_fmt
             stream.options = dict(self.codec.options)
+            if self.codec.frame_time_base:
+                self._time_base = 1 / fps_fraction(self.fps)
+            stream.codec_context.time_base = self._time_base
             if self.codec.bit_rate:
                 stream.codec_context.bit_rate = self.codec.bit_rate
             self._stream = stream
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        t = self._count / self.fps if time_s is None else time_s
+        pts = max(round(t / self._time_base), self._last_pts + 1)
+        frame.pts, frame.time_base = pts, self._time_base
+        self._count, self._last_pts = self._count + 1, pts
         self._container.mux(self._stream.encode(frame))
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:

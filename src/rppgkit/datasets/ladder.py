@@ -1,0 +1,134 @@
+"""The compression ladder: every video of a dataset re-encoded at several codec/bitrate levels,
+with an index (ladder.json, ladder.csv) saying which file is which level. Level 0 is the
+original. The ladder reads back as the dataset "ladder", whose recordings carry their level as
+`group`, so evaluations split by level and STVEN finds its training pairs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rppgkit.datasets.base import DatasetError, Recording, load_dataset, register_dataset
+from rppgkit.fileio import ensure_dir, write_json, write_text
+from rppgkit.video.compress import compress, lossy_codec, parse_bitrate
+
+INDEX = "ladder.json"
+ORIGINAL = "0-original"
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    codec: str | None = None  # None: the original video
+    bitrate: int | None = None
+    crf: int | None = None
+
+
+def parse_levels(text: str) -> list[Level]:
+    """'x264:1000k,x265:500k,mpeg4:250k,x264:crf28' -> levels 1.. after the original."""
+    levels = [Level(ORIGINAL)]
+    for i, item in enumerate(filter(None, (s.strip() for s in text.split(","))), start=1):
+        codec, _, quality = item.partition(":")
+        if not quality:
+            raise DatasetError(f"level {item!r} needs codec:bitrate or codec:crfN, e.g. x264:500k")
+        if quality.lower().startswith("crf"):
+            crf, bitrate = int(quality[3:]), None
+            label = quality.lower()
+        else:
+            crf, bitrate = None, parse_bitrate(quality)
+            label = f"{bitrate // 1000}k"
+        lossy_codec(codec, bitrate, crf)  # validate now, not after hours of encoding
+        levels.append(Level(f"{i}-{codec}-{label}", codec, bitrate, crf))
+    return levels
+
+
+DEFAULT_LEVELS = ",".join(f"{c}:{b}k" for c in ("x264", "x265", "mpeg4") for b in (1000, 500, 250))
+
+
+def build_ladder(
+    dataset: str,
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    levels: list[Level],
+    on_video: Callable[[str, str], None] | None = None,
+) -> Path:
+    """Encode every recording at every level (skipping files already there); write the index."""
+    recordings = load_dataset(dataset, root)
+    out = ensure_dir(out_dir)
+    rows = []
+    for rec in recordings:
+        for level in levels:
+            if level.codec is None:
+                path = rec.video.resolve()
+            else:
+                path = out / level.name / rec.id / "video.mkv"
+                if not path.exists():
+                    compress(rec.video, path, lossy_codec(level.codec, level.bitrate, level.crf))
+            size = _size(path)
+            rows.append(
+                {
+                    "recording": rec.id,
+                    "level": level.name,
+                    "path": _relative(path, out),
+                    "bytes": size,
+                }
+            )
+            if on_video is not None:
+                on_video(rec.id, level.name)
+    index = {
+        "dataset": dataset,
+        "root": str(Path(root).resolve()),
+        "levels": [asdict(level) for level in levels],
+        "videos": rows,
+    }
+    write_json(out / INDEX, index)
+    lines = ["recording,level,path,bytes"] + [
+        f"{r['recording']},{r['level']},{r['path']},{r['bytes']}" for r in rows
+    ]
+    write_text(out / "ladder.csv", "\n".join(lines) + "\n")
+    return out / INDEX
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():  # a folder of frames
+        return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    return path.stat().st_size
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return str(path.relative_to(out))
+    except ValueError:
+        return str(path)
+
+
+@register_dataset("ladder")
+def ladder(root: Path) -> list[Recording]:
+    """A compression ladder written by `rppgkit ladder`: every recording at every level."""
+    index_path = root / INDEX if root.is_dir() else root
+    if not index_path.is_file():
+        raise DatasetError(f"{index_path} is missing; make the ladder with `rppgkit ladder`")
+    index = json.loads(index_path.read_text())
+    originals = {r.id: r for r in load_dataset(index["dataset"], index["root"])}
+    recordings = []
+    for row in index["videos"]:
+        original = originals.get(row["recording"])
+        if original is None:
+            raise DatasetError(
+                f"{index_path}: recording {row['recording']} is no longer in {index['root']}"
+            )
+        recordings.append(
+            Recording(
+                dataset="ladder",
+                id=f"{row['level']}/{original.id}",
+                subject=original.subject,
+                video=index_path.parent / row["path"],
+                read_reference=original.read_reference,
+                fps=original.fps,
+                group=row["level"],
+            )
+        )
+    return recordings
