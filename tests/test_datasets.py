@@ -33,6 +33,7 @@ def tiny_video(path: Path, n: int = 5) -> Path:
 def test_registry_names() -> None:
     assert available_datasets() == [
         "cohface",
+        "ladder",
         "manifest",
         "pure",
         "synthetic",
