@@ -159,3 +159,19 @@ def test_astronaut_renders_and_haar_finds_the_face() -> None:
     x, y, w, h = video.boxes[0]
     fx, fy, fw, fh = max(found, key=lambda b: b[2] * b[3])
     assert x < fx + fw / 2 < x + w and y < fy + fh / 2 < y + h
+
+
+def test_benchmark_suite_is_one_factor_at_a_time(tmp_path) -> None:
+    from rppgkit.datasets import load_dataset
+    from rppgkit.synth import CONDITIONS, suite_config, write_suite
+
+    base = suite_config("baseline", 0)
+    for condition in CONDITIONS:
+        cfg = suite_config(condition, 0)
+        cfg.validate()
+        changed = {k for k, v in vars(cfg).items() if v != vars(base)[k]}
+        assert changed == set(CONDITIONS[condition]), condition
+    assert suite_config("baseline", 1).hr_bpm != base.hr_bpm  # subjects differ
+    folders = write_suite(tmp_path, seeds=2, duration_s=1, size=(96, 72), conditions=["tone-6"])
+    recordings = load_dataset("synthetic", folders["tone-6"])
+    assert [r.id for r in recordings] == ["s0", "s1"]

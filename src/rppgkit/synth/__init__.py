@@ -9,9 +9,11 @@ from rppgkit.synth.generate import (
     write_synth,
 )
 from rppgkit.synth.scene import PULSE_TONE_FACTOR, SKIN_TONES
+from rppgkit.synth.suite import CONDITIONS, suite_config, write_suite
 from rppgkit.synth.waveform import PulseWave, beat_template, pulse_waveform
 
 __all__ = [
+    "CONDITIONS",
     "GENERATOR_VERSION",
     "PULSE_TONE_FACTOR",
     "SKIN_TONES",
@@ -21,6 +23,8 @@ __all__ = [
     "beat_template",
     "load_skin_masks",
     "pulse_waveform",
+    "suite_config",
     "synthesize",
+    "write_suite",
     "write_synth",
 ]
