@@ -140,3 +140,10 @@ def test_cli_evaluate(dataset: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["evaluate", str(dataset), "-d", "vipl", "-o", str(tmp_path / "p")])
     assert bad.exit_code == 1 and "unknown dataset 'vipl'" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_parallel_workers_give_the_same_results(dataset: Path, tmp_path: Path) -> None:
+    one = evaluate("synthetic", dataset, ["pos"], tmp_path / "one")
+    two = evaluate("synthetic", dataset, ["pos"], tmp_path / "two", workers=2)
+    assert two.metrics["pos"]["window"]["mae"] == one.metrics["pos"]["window"]["mae"]
+    assert two.skipped == one.skipped
