@@ -117,3 +117,10 @@ def test_too_short_is_an_error(videos) -> None:
 def test_unknown_method_fails_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(RppgError, match="unknown method 'posx'; choose one of:"):
         measure(tmp_path / "missing.mkv", Options(method="posx"))
+
+
+def test_too_few_beats_for_hrv_is_no_hrv_not_an_error() -> None:
+    from rppgkit.pipeline import _hrv_or_none
+
+    assert _hrv_or_none(np.array([0, 30, 60]), 30.0) is None  # two intervals: HR yes, HRV no
+    assert _hrv_or_none(np.arange(0, 600, 25), 30.0) is not None

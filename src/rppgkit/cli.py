@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rppgkit.errors import RppgError
+from rppgkit.progress import progress_bar, stderr
 
 if TYPE_CHECKING:
     from rppgkit.evaluate import Outcome
@@ -26,7 +26,7 @@ app = typer.Typer(
     help="Remote photoplethysmography: pulse, heart rate and HRV from face video.",
 )
 out = Console()
-err = Console(stderr=True)
+err = stderr
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -47,20 +47,12 @@ def user_errors(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-@contextlib.contextmanager
-def frame_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar (over video frames, or recordings); yields a callback taking the index of
-    the item just finished."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    with Progress(
-        *columns, TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda i: bar.update(task, completed=i + 1)
-
-
 Method = Annotated[
     str, typer.Option("--method", "-m", help="Estimator name; see `rppgkit methods`.")
+]
+Weights = Annotated[
+    Path | None,
+    typer.Option(help="Checkpoint of a neural method (from `rppgkit train`).", dir_okay=False),
 ]
 OutDir = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
 
@@ -80,6 +72,7 @@ def measure(
     min_face: Annotated[
         float, typer.Option(help="Least share of frames that must show a face.")
     ] = 0.5,
+    weights: Weights = None,
 ) -> None:
     """Measure pulse, heart rate and HRV; write CSV, JSON, PNG and HTML results."""
     from rppgkit.pipeline import Options
@@ -92,7 +85,9 @@ def measure(
         window_s=window,
         step_s=step,
         min_face_fraction=min_face,
+        weights=str(weights) if weights else None,
     )
+    opts.validate()
     videos = find_videos(path)
     root = out_dir or Path("rppgkit-out")
     failed = 0
@@ -120,7 +115,7 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
     ensure_dir(target)  # fail on an unusable --out before the long part
     try:
         total = open_video(video, opts.fps).info.n_frames
-        with frame_progress(f"measuring {video.name}", total) as tick:
+        with progress_bar(f"measuring {video.name}", total) as tick:
             m = run_measure(video, opts, on_frame=tick)
         paths = write_report(m, target)
     except BaseException:
@@ -169,6 +164,7 @@ def evaluate(
     detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
     window: Annotated[float, typer.Option(help="Heart-rate window in seconds.")] = 10.0,
     step: Annotated[float, typer.Option(help="Step between windows in seconds.")] = 1.0,
+    weights: Weights = None,
 ) -> None:
     """Evaluate methods against a dataset's reference pulse: MAE, RMSE, MAPE, r, SNR, plots."""
     from rppgkit.evaluate import evaluate as run_evaluate
@@ -179,9 +175,11 @@ def evaluate(
     if workers < 1:
         raise RppgError(f"--workers must be at least 1, got {workers}")
     names = [m.strip() for m in method.split(",") if m.strip()]
-    opts = Options(detector=detector, window_s=window, step_s=step)
+    opts = Options(
+        detector=detector, window_s=window, step_s=step, weights=str(weights) if weights else None
+    )
     count = itertools.count()
-    with frame_progress("evaluating recordings", None) as advance:
+    with progress_bar("evaluating recordings", None) as advance:
 
         def tick(outcome: Outcome) -> None:
             advance(next(count))
@@ -206,6 +204,59 @@ def evaluate(
 
 @app.command()
 @user_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="A YAML training config (see configs/).")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Config changes as section.key=value, e.g. train.epochs=3."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in log.out from last.pt.")] = False,
+) -> None:
+    """Train a network as a config describes; under torchrun, on several processes (DDP)."""
+    from rppgkit.train import load_config
+    from rppgkit.train import train as run_train
+
+    cfg = load_config(config, overrides or [])
+    result = run_train(cfg, resume, on_progress=lambda line: err.print(line, highlight=False))
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only the first process reports
+    if result.best_epoch > 0:
+        best = result.history[result.best_epoch - 1]
+        out.print(
+            f"best epoch {result.best_epoch}: val MAE {best['val_mae']:.2f} bpm, "
+            f"val loss {best['val_loss']:.4f}",
+            highlight=False,
+        )
+    if result.test is not None:
+        out.print(
+            f"test ({result.test['clips']} clips, best.pt): MAE {result.test['mae']:.2f} bpm",
+            highlight=False,
+        )
+    out.print(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `rppgkit train`.")],
+    onnx: Annotated[
+        Path | None, typer.Option(help="Write ONNX here (default: beside the checkpoint).")
+    ] = None,
+) -> None:
+    """Export a trained network to ONNX and check onnxruntime gives the same output."""
+    from rppgkit.models.export import export_onnx
+
+    target = onnx or checkpoint.with_suffix(".onnx")
+    report = export_onnx(checkpoint, target)
+    out.print(
+        f"{target}: input {report.input_shape}, onnxruntime vs PyTorch max |diff| "
+        f"{report.max_abs_diff:.2e}",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
 def compress(
     source: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
     target: Annotated[Path, typer.Argument(help="Output video (.mkv, .mp4; .avi for mpeg4).")],
@@ -220,7 +271,7 @@ def compress(
 
     chosen = lossy_codec(codec, parse_bitrate(bitrate) if bitrate else None, crf)
     total = open_video(source).info.n_frames
-    with frame_progress(f"encoding {source.name}", total) as tick:
+    with progress_bar(f"encoding {source.name}", total) as tick:
         path = run_compress(source, target, chosen, on_frame=tick)
     duration = open_video(path).info.duration_s or 1.0
     out.print(
@@ -243,7 +294,7 @@ def ladder(
 
     chosen = parse_levels(levels or DEFAULT_LEVELS)
     count = itertools.count()
-    with frame_progress(f"encoding {len(chosen) - 1} levels", None) as tick:
+    with progress_bar(f"encoding {len(chosen) - 1} levels", None) as tick:
         index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)))
     out.print(
         f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder",
@@ -312,7 +363,7 @@ def synth(
         seed=seed,
     )
     cfg.validate()
-    with frame_progress("rendering", cfg.n_frames) as tick:
+    with progress_bar("rendering", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir, on_frame=tick)
     out.print(f"wrote {paths['video']} and its ground truth in {out_dir}", highlight=False)
 
@@ -332,7 +383,7 @@ def demo(
     from rppgkit.synth import SynthConfig, write_synth
 
     cfg = SynthConfig(duration_s=30.0, hr_bpm=75.0, motion=0.5, lighting=0.5, seed=7)
-    with frame_progress("rendering a 30 s synthetic video", cfg.n_frames) as tick:
+    with progress_bar("rendering a 30 s synthetic video", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir / "video", on_frame=tick)
     truth = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
     _measure_one(paths["video"], Options(method=method), out_dir / "result")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from rppgkit import dsp
+from rppgkit.clip.crop import crop_faces, open_memmap
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
+from rppgkit.estimators.neural import network_clip_spec
 from rppgkit.face.detect import check_detector
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
@@ -39,10 +42,13 @@ class Options:
     step_s: float = 1.0
     min_face_fraction: float = 0.5
     band_hz: tuple[float, float] = (0.7, 3.0)
+    weights: str | None = None  # checkpoint of a neural method
 
     def validate(self) -> None:
         """Raise RppgError naming the first setting that cannot work."""
-        _trace_estimator(self.method)
+        estimator = _estimator(self)
+        if estimator.input_kind == "clip":
+            network_clip_spec(self.method, self.weights)  # loads the weights: fail early
         check_detector(self.detector)
         if not (2 <= self.window_s <= 120):
             raise RppgError(f"--window must be 2 to 120 s, got {self.window_s:g}")
@@ -137,7 +143,7 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     video again.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
-    estimator = _trace_estimator(opts.method)
+    estimator = _estimator(opts)
     video = trace.info.path
     _check_face(video, trace, opts)
     fs = opts.fps or _frame_rate(trace.times)
@@ -145,7 +151,10 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     if times[-1] - times[0] < opts.window_s:
         raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
     valid = _coverage(trace, times, opts.max_gap_s)
-    pulse = estimator(rgb, fs)
+    if estimator.input_kind == "trace":
+        pulse = estimator(rgb, fs)
+    else:
+        pulse = _clip_pulse(estimator, trace, times, fs, opts)
     windows = [
         w
         if _share(valid, times - times[0], w.start_s, w.end_s) >= MIN_WINDOW_COVERAGE
@@ -166,15 +175,39 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
         heart_rate=heart_rate(pulse, fs, opts.band_hz),
         windows=windows,
         peaks=peaks,
-        hrv=hrv(peaks, fs) if len(peaks) >= 3 else None,
+        hrv=_hrv_or_none(peaks, fs),
     )
 
 
-def _trace_estimator(method: str) -> Estimator:
-    estimator = create(method)
-    if estimator.input_kind != "trace":
-        raise RppgError(f"method {method!r} needs face clips, which measure does not yet pass")
-    return estimator
+def _hrv_or_none(peaks: np.ndarray, fs: float) -> HRV | None:
+    """HRV where the beats allow it; a noisy pulse still has an HR, so this is not an error."""
+    try:
+        return hrv(peaks, fs)
+    except TooShortError:
+        return None
+
+
+def _estimator(opts: Options) -> Estimator:
+    if opts.weights is None:
+        return create(opts.method)
+    estimator = create(opts.method)
+    if estimator.input_kind != "clip":
+        raise RppgError(f"--weights is for neural methods; {opts.method!r} needs no training")
+    return create(opts.method, weights=opts.weights)
+
+
+def _clip_pulse(
+    estimator: Estimator, trace: Trace, times: np.ndarray, fs: float, opts: Options
+) -> np.ndarray:
+    """Run a neural estimator on face crops cut along the trace's face track, the way its
+    training clips were cut; the crops go through a temporary memory map, not the heap."""
+    spec = network_clip_spec(opts.method, opts.weights)
+    with tempfile.TemporaryDirectory(prefix="rppgkit-crops-") as tmp:
+        crops = open_memmap(Path(tmp) / "crops.npy", (len(times), spec.size, spec.size, 3), "uint8")
+        crop_faces(trace, times, spec.size, spec.face_scale, out=crops, fps=opts.fps)
+        pulse = estimator(crops, fs)
+        del crops
+    return pulse
 
 
 def _too_short(path: Path, duration: float, window_s: float) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rppgkit import dsp
 from rppgkit.errors import RppgError
 
 
@@ -56,6 +57,17 @@ class Reference:
                     "another video"
                 )
         return self
+
+    def on_clock(self, times: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
+        """The pulse detrended and band-passed at its own rate (as estimators treat theirs),
+        then interpolated at `times`; NaN where the reference has no data."""
+        fs = self.fs
+        grid, pulse = dsp.resample_uniform(self.times, self.pulse, fs)
+        pulse = dsp.bandpass(dsp.detrend(pulse), fs, *band_hz)
+        out = np.interp(times, grid, pulse)
+        edge = 1.0 / fs  # within one reference sample of its ends, holding the end value is fine
+        out[(times < grid[0] - edge) | (times > grid[-1] + edge)] = np.nan
+        return out
 
 
 @dataclass(frozen=True)

@@ -91,20 +91,26 @@ def csv_reference(
 
 @register_dataset("synthetic")
 def synthetic(root: Path) -> list[Recording]:
-    """Folders written by `rppgkit synth` (video.mkv, ground_truth.csv, meta.json)."""
+    """Folders written by `rppgkit synth` (video.mkv, ground_truth.csv, meta.json), at `root` or
+    one or two levels below it. A video's subject is its folder's name (the seed), its group the
+    folder above it (e.g. the condition), its id the path below `root`."""
     recordings = []
-    metas = [root / "meta.json"] if (root / "meta.json").exists() else root.glob("*/meta.json")
-    for meta in sorted(metas, key=lambda p: natural_key(p.parent)):
+    metas = [root / "meta.json"]
+    if not metas[0].exists():
+        metas = [*root.glob("*/meta.json"), *root.glob("*/*/meta.json")]
+    for meta in sorted(metas, key=lambda p: [natural_key(Path(d)) for d in p.parts]):
         folder = meta.parent
+        rel = folder.relative_to(root)
         recordings.append(
             Recording(
                 dataset="synthetic",
-                id=folder.name,
+                id=rel.as_posix() if rel.parts else folder.name,
                 subject=folder.name,
                 video=folder / "video.mkv",
                 read_reference=functools.partial(
                     csv_reference, folder / "ground_truth.csv", "pulse", "time_s", None, "hr_bpm"
                 ),
+                group=rel.parent.as_posix() if len(rel.parts) > 1 else "",
             )
         )
     return recordings

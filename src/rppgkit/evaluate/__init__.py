@@ -58,15 +58,17 @@ def evaluate(
 
 
 def _by_group(results: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """Report each condition (e.g. compression level) apart: keys become 'method @ group'."""
+    """Report each condition (e.g. compression level) apart, as 'method @ group', after the
+    method over all of them."""
     groups = sorted({r.get("group", "") for rows in results.values() for r in rows})
     if groups == [""]:
         return results
-    return {
-        f"{method} @ {group}": [r for r in rows if r.get("group", "") == group]
-        for method, rows in results.items()
-        for group in groups
-    }
+    out = {}
+    for method, rows in results.items():
+        out[method] = rows
+        for group in groups:
+            out[f"{method} @ {group}"] = [r for r in rows if r.get("group", "") == group]
+    return out
 
 
 __all__ = ["Evaluation", "Interval", "Outcome", "evaluate", "hr_metrics"]

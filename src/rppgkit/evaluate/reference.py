@@ -7,24 +7,11 @@ from typing import Literal
 
 import numpy as np
 
-from rppgkit import dsp
 from rppgkit.datasets import DatasetError, Reference
 from rppgkit.pipeline import Measurement
 from rppgkit.pulse import heart_rate
 
 ReferenceSource = Literal["spectral", "dataset"]
-
-
-def reference_on_grid(ref: Reference, m: Measurement) -> np.ndarray:
-    """The reference pulse detrended and band-passed at its own rate (as the estimators treat
-    theirs), then placed on the measurement's time grid; NaN where the reference has no data."""
-    fs = ref.fs
-    times, pulse = dsp.resample_uniform(ref.times, ref.pulse, fs)
-    pulse = dsp.bandpass(dsp.detrend(pulse), fs, *m.options.band_hz)
-    on_grid = np.interp(m.times, times, pulse)
-    edge = 1.0 / fs  # within one reference sample of its ends, holding the end value is fine
-    on_grid[(m.times < times[0] - edge) | (m.times > times[-1] + edge)] = np.nan
-    return on_grid
 
 
 def reference_hr(
@@ -35,7 +22,7 @@ def reference_hr(
         if ref.hr_bpm is None:
             raise DatasetError(f"{ref.source}: this dataset has no HR column; use the spectral one")
         return _mean_hr(ref, m), float(np.nanmean(ref.hr_bpm))
-    pulse = reference_on_grid(ref, m)
+    pulse = ref.on_clock(m.times, m.options.band_hz)
     per_window = np.full(len(m.windows), np.nan)
     for i, w in enumerate(m.windows):
         lo, hi = round(w.start_s * m.fs), round(w.end_s * m.fs)

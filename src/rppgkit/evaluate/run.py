@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,10 @@ import numpy as np
 
 from rppgkit.datasets import Recording
 from rppgkit.errors import RppgError
+from rppgkit.estimators import create
 from rppgkit.evaluate.reference import ReferenceSource, reference_hr
 from rppgkit.fileio import ensure_dir, write_json
+from rppgkit.parallel import process_pool
 from rppgkit.pipeline import Options, analyse
 from rppgkit.trace.extract import Trace, extract_trace, load_trace, save_trace
 from rppgkit.video.reader import open_video
@@ -51,7 +53,7 @@ def evaluate_recordings(
     """Write one result file per recording and method under `out_dir/results`."""
     opts = options or Options()
     for method in methods:
-        dataclasses.replace(opts, method=method).validate()
+        for_method(opts, method).validate()
     out = ensure_dir(out_dir)
     jobs = [(rec, methods, out, opts, reference) for rec in recordings]
     outcomes = []
@@ -61,7 +63,7 @@ def evaluate_recordings(
             if on_outcome:
                 on_outcome(outcomes[-1])
         return outcomes
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         for future in as_completed([pool.submit(_run_one, *job) for job in jobs]):
             outcomes.append(future.result())
             if on_outcome:
@@ -73,10 +75,35 @@ def result_path(out: Path, method: str, recording_id: str) -> Path:
     return out / "results" / method / f"{recording_id.replace('/', '__')}.json"
 
 
+def for_method(opts: Options, method: str) -> Options:
+    """The options for one method: weights go only to the neural ones."""
+    neural = create(method).input_kind == "clip"
+    return dataclasses.replace(opts, method=method, weights=opts.weights if neural else None)
+
+
+def _weights_id(opts: Options) -> str | None:
+    """Which trained weights a result came from (file and modification time)."""
+    if opts.weights is None:
+        return None
+    p = Path(opts.weights).resolve()
+    return f"{p}@{p.stat().st_mtime_ns}"
+
+
+def _done(path: Path, weights: str | None) -> bool:
+    """A result exists and was made with the same weights (always, for classic methods)."""
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text()).get("weights") == weights
+    except (OSError, ValueError):
+        return False
+
+
 def _run_one(
     rec: Recording, methods: list[str], out: Path, opts: Options, source: ReferenceSource
 ) -> Outcome:
-    todo = [m for m in methods if not result_path(out, m, rec.id).exists()]
+    weights = {m: _weights_id(for_method(opts, m)) for m in methods}
+    todo = [m for m in methods if not _done(result_path(out, m, rec.id), weights[m])]
     cached = tuple(m for m in methods if m not in todo)
     if not todo:
         return Outcome(rec.id, cached=cached)
@@ -85,7 +112,7 @@ def _run_one(
         trace = _cached_trace(rec, opts, out / "traces")
         ref.check(float(trace.times[-1] - trace.times[0]))
         for method in todo:
-            m = analyse(trace, dataclasses.replace(opts, method=method))
+            m = analyse(trace, for_method(opts, method))
             ref_windows, ref_whole = reference_hr(ref, m, source)
             path = result_path(out, method, rec.id)
             ensure_dir(path.parent)
@@ -97,6 +124,7 @@ def _run_one(
                     "group": rec.group,
                     "video": str(rec.video),
                     "method": method,
+                    "weights": weights[method],
                     "reference": source,
                     "hr_bpm": _num(m.heart_rate.bpm),
                     "ref_hr_bpm": _num(ref_whole),

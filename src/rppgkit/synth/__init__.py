@@ -9,7 +9,14 @@ from rppgkit.synth.generate import (
     write_synth,
 )
 from rppgkit.synth.scene import PULSE_TONE_FACTOR, SKIN_TONES
-from rppgkit.synth.suite import CONDITIONS, suite_config, write_suite
+from rppgkit.synth.suite import (
+    CONDITIONS,
+    TRAINING_SPLITS,
+    suite_config,
+    training_config,
+    write_suite,
+    write_training_set,
+)
 from rppgkit.synth.waveform import PulseWave, beat_template, pulse_waveform
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "PULSE_TONE_FACTOR",
     "SKIN_TONES",
+    "TRAINING_SPLITS",
     "PulseWave",
     "SynthConfig",
     "SynthVideo",
@@ -25,6 +33,8 @@ __all__ = [
     "pulse_waveform",
     "suite_config",
     "synthesize",
+    "training_config",
     "write_suite",
     "write_synth",
+    "write_training_set",
 ]

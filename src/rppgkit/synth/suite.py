@@ -7,9 +7,12 @@ The suite is deterministic, so its tables can be compared across versions of rpp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from rppgkit.synth.generate import SynthConfig, write_synth
 
@@ -63,4 +66,51 @@ def write_suite(
             if on_video is not None:
                 on_video(f"{condition}/s{seed}")
         folders[condition] = folder
+    return folders
+
+
+# Training data for neural baselines: subjects (seeds) never shared between splits, random HRs.
+# Training covers the suite's motion and lighting range; the test set adds a skin tone the
+# training set lacks (type VI), so the test figure measures generalisation to new people.
+TRAINING_SPLITS: dict[str, tuple[range, tuple[str, ...]]] = {
+    "train": (
+        range(0, 6),
+        ("baseline", "tone-1", "tone-5", "motion-1", "motion-2", "lighting-1", "lighting-2"),
+    ),
+    "val": (range(6, 8), ("baseline", "motion-2", "lighting-2")),
+    "test": (range(8, 12), ("baseline", "tone-6", "motion-2", "lighting-2")),
+}
+TRAINING_HR_BPM = (48.0, 132.0)  # each video's mean HR is drawn uniformly from this range
+
+
+def training_config(
+    condition: str, seed: int, duration_s: float = 20.0, size: tuple[int, int] = (320, 240)
+) -> SynthConfig:
+    """One video of the training data: the suite's condition, at a seeded random HR."""
+    rng = np.random.default_rng([seed, list(CONDITIONS).index(condition)])
+    base = suite_config(condition, seed, duration_s, size)
+    return dataclasses.replace(base, hr_bpm=round(float(rng.uniform(*TRAINING_HR_BPM)), 1))
+
+
+def write_training_set(
+    out_dir: str | os.PathLike,
+    duration_s: float = 20.0,
+    size: tuple[int, int] = (320, 240),
+    on_video: Callable[[str], None] | None = None,
+) -> dict[str, list[Path]]:
+    """Render TRAINING_SPLITS as `synthetic` dataset folders `<out>/<split>/<condition>/s<seed>`
+    (videos already there are kept); return the condition folders of each split."""
+    folders: dict[str, list[Path]] = {}
+    for split, (seeds, conditions) in TRAINING_SPLITS.items():
+        folders[split] = []
+        for condition in conditions:
+            folder = Path(out_dir) / split / condition
+            for seed in seeds:
+                target = folder / f"s{seed}"
+                if not (target / "meta.json").exists():
+                    config = training_config(condition, seed, duration_s, size)
+                    write_synth(config, target, masks=False)
+                if on_video is not None:
+                    on_video(f"{split}/{condition}/s{seed}")
+            folders[split].append(folder)
     return folders

@@ -79,10 +79,13 @@ def extract_trace(
     detect_every: int = 10,
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
+    on_face: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
 ) -> Trace:
     """Stream the video once: track the face, segment its skin, average the skin colour.
 
     Only a few numbers per frame are kept, so memory does not grow with the video's length.
+    `on_face(rgb, box)` sees every frame with its face box (x, y, w, h; None without a face),
+    so a caller can cut face crops in the same pass.
     """
     start = time.perf_counter()
     tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
@@ -112,6 +115,8 @@ def extract_trace(
         status.append(state)
         boxes.extend(NO_BOX if box is None else (box.x, box.y, box.w, box.h))
         fraction.append(share)
+        if on_face is not None:
+            on_face(frame.rgb, None if box is None else box.as_array())
         if on_frame is not None:
             on_frame(frame.index)
     return Trace(

@@ -1,0 +1,173 @@
+"""A dataset cut into face clips once, cached on disk as memory-mapped arrays.
+
+Each recording becomes a folder `<cache>/<key>/` holding `frames.npy` (uint8 crops
+[M, size, size, 3] on a uniform clock), `label.npy` (the filtered reference pulse on the same
+clock), `valid.npy` (a face and a reference at that sample) and `meta.json`. The key covers the
+recording, its video file (path, size, time) and the crop settings, so changing either
+recomputes it, while the clip length, overlap and normalisation are applied at load time and
+can change freely (after editing a label file, delete the cache).
+Recordings are processed in parallel worker processes; each streams its video and writes
+through a memory map, so memory stays bounded whatever the dataset's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rppgkit.clip.crop import (
+    ClipSpec,
+    filled_boxes,
+    nearest_index,
+    open_memmap,
+    square_crop,
+    uniform_grid,
+)
+from rppgkit.datasets import Recording
+from rppgkit.errors import RppgError
+from rppgkit.fileio import ensure_dir
+from rppgkit.parallel import process_pool
+from rppgkit.trace.extract import extract_trace
+from rppgkit.video.reader import open_video
+
+LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
+
+
+@dataclass(frozen=True)
+class CachedRecording:
+    """One preprocessed recording: lazily memory-mapped arrays on the clip clock."""
+
+    id: str
+    subject: str
+    group: str
+    folder: Path
+    length: int  # samples M
+    fs: float
+
+    def frames(self) -> np.ndarray:
+        return np.load(self.folder / "frames.npy", mmap_mode="r")
+
+    def label(self) -> np.ndarray:
+        return np.load(self.folder / "label.npy", mmap_mode="r")
+
+    def valid(self) -> np.ndarray:
+        return np.load(self.folder / "valid.npy")
+
+
+def prepare(
+    recordings: Iterable[Recording],
+    spec: ClipSpec,
+    cache_dir: str | os.PathLike,
+    workers: int = 1,
+    detector: str = "yunet",
+    on_done: Callable[[str, str | None], None] | None = None,
+) -> tuple[list[CachedRecording], dict[str, str]]:
+    """Cut every recording into face crops (reusing cached ones); returns the prepared ones,
+    in input order, and why the others were skipped."""
+    recs = list(recordings)
+    root = ensure_dir(cache_dir)
+    done: dict[str, CachedRecording] = {}
+    skipped: dict[str, str] = {}
+
+    def record(rec_id: str, result: CachedRecording | str) -> None:
+        if isinstance(result, str):
+            skipped[rec_id] = result
+        else:
+            done[rec_id] = result
+        if on_done:
+            on_done(rec_id, skipped.get(rec_id))
+
+    if workers <= 1:
+        for rec in recs:
+            record(rec.id, prepare_one(rec, spec, root, detector))
+    else:
+        with process_pool(workers) as pool:
+            futures = {pool.submit(prepare_one, r, spec, root, detector): r.id for r in recs}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    return [done[r.id] for r in recs if r.id in done], skipped
+
+
+def prepare_one(
+    rec: Recording, spec: ClipSpec, root: Path, detector: str = "yunet"
+) -> CachedRecording | str:
+    """The cached crops of one recording, made now if missing; a message if it is unusable."""
+    folder = root / _key(rec, spec, detector)
+    try:
+        if not (folder / "meta.json").exists():
+            _write(rec, spec, folder, detector)
+        meta = json.loads((folder / "meta.json").read_text())
+    except RppgError as exc:
+        return str(exc)
+    return CachedRecording(rec.id, rec.subject, rec.group, folder, meta["length"], meta["fs"])
+
+
+def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
+    """One decoding pass: the face track and each frame's crop (appended to a raw file), then
+    the crops placed on the uniform clock."""
+    ref = rec.reference()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    blank = np.zeros((spec.size, spec.size, 3), np.uint8)
+    try:
+        with open(tmp / "per-frame.raw", "wb") as raw:
+
+            def keep(rgb: np.ndarray, box: np.ndarray | None) -> None:
+                crop = blank if box is None else square_crop(rgb, box, spec.size, spec.face_scale)
+                raw.write(crop.tobytes())
+
+            trace = extract_trace(open_video(rec.video, fps=rec.fps), detector, on_face=keep)
+        ref.check(float(trace.times[-1] - trace.times[0]))
+        grid = uniform_grid(trace.times, spec.fs)
+        per_frame = np.memmap(tmp / "per-frame.raw", np.uint8, "r").reshape(-1, *blank.shape)
+        frame_of = nearest_index(trace.times, grid)
+        frames = open_memmap(tmp / "frames.npy", (len(grid), *blank.shape), "uint8")
+        for lo in range(0, len(grid), 1024):  # bounded memory: a block of crops at a time
+            frames[lo : lo + 1024] = per_frame[frame_of[lo : lo + 1024]]
+        frames.flush()
+        del frames, per_frame
+        (tmp / "per-frame.raw").unlink()
+        _, have = filled_boxes(trace)
+        label = ref.on_clock(grid, LABEL_BAND_HZ)
+        np.save(tmp / "label.npy", np.nan_to_num(label).astype(np.float32))
+        np.save(tmp / "valid.npy", have[frame_of] & np.isfinite(label))
+        meta = {"id": rec.id, "video": str(rec.video), "length": len(grid), "fs": spec.fs}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
+    video = rec.video.resolve()
+    stat = video.stat() if video.exists() else None
+    parts = [
+        rec.dataset,
+        rec.id,
+        str(rec.video.absolute()),
+        str(video),
+        stat.st_size if stat else None,
+        stat.st_mtime_ns if stat else None,
+        rec.fps,
+        detector,
+        spec.size,
+        spec.face_scale,
+        spec.fs,
+    ]
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def chunk_starts(valid: np.ndarray, frames: int, step: int) -> list[int]:
+    """Starts of the overlapping windows of `frames` samples, `step` apart, that are valid
+    throughout."""
+    bad = np.concatenate([[0], np.cumsum(~valid)])
+    return [s for s in range(0, len(valid) - frames + 1, step) if bad[s + frames] - bad[s] == 0]

@@ -1,0 +1,46 @@
+"""Trained networks as estimators: every registered model is a method like POS, given weights.
+
+The estimators import PyTorch only when called, so listing methods stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from rppgkit.clip import ClipSpec
+from rppgkit.errors import RppgError
+from rppgkit.estimators.registry import register
+from rppgkit.models import BUILTIN
+
+
+def network_estimate(
+    x: np.ndarray, fs: float, weights: str | None = None, *, name: str
+) -> np.ndarray:
+    """Pulse from face crops ``[N, H, W, 3]`` by the network stored in `weights`."""
+    from rppgkit.models.inference import load_network, network_pulse
+
+    return network_pulse(load_network(_need(weights, name), expect=name), x, fs)
+
+
+def network_clip_spec(name: str, weights: str | None) -> ClipSpec:
+    """How the network in `weights` wants its face crops cut."""
+    from rppgkit.models.inference import load_network
+
+    return load_network(_need(weights, name), expect=name).spec
+
+
+def _need(weights: str | None, name: str) -> str:
+    if not weights:
+        raise RppgError(
+            f"method {name!r} is a neural network: give its trained weights with --weights CKPT "
+            "(a checkpoint written by `rppgkit train`)"
+        )
+    return weights
+
+
+for _name in BUILTIN:
+    register(_name, input_kind="clip", description=f"neural network {_name} (needs --weights)")(
+        functools.partial(network_estimate, name=_name)
+    )

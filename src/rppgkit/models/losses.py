@@ -1,0 +1,100 @@
+"""Losses shared by the papers: negative Pearson in time, cross-entropy over the HR spectrum.
+
+All take predictions and labels ``[B, T]`` sampled at ``fs`` Hz.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+BPM_RANGE = (40, 180)  # 1-bpm classes of the frequency loss
+
+
+def neg_pearson(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - Pearson correlation over time, averaged over the batch (rPPGNet, AutoHR, PhysNet)."""
+    p = pred - pred.mean(dim=1, keepdim=True)
+    t = target - target.mean(dim=1, keepdim=True)
+    r = (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1) + 1e-8)
+    return (1 - r).mean()
+
+
+def bpm_power(
+    x: torch.Tensor,
+    fs: float,
+    bpm_range: tuple[int, int] = BPM_RANGE,
+    derivative: bool = False,
+) -> torch.Tensor:
+    """Power of each signal at every whole bpm in `bpm_range`: ``[B, K]``.
+
+    A direct DFT at exactly those frequencies (not FFT bins), of the Hann-windowed signal with
+    its mean removed, so short clips still resolve 1-bpm classes. ``derivative=True`` says the
+    signals are frame differences (DiffNormalized): they are integrated (and the linear drift
+    removed) first, because the difference boosts the harmonics, which otherwise win at low HR.
+    """
+    n = x.shape[-1]
+    if derivative:
+        x = _detrend_linear(torch.cumsum(x, dim=-1))
+    bpm = torch.arange(bpm_range[0], bpm_range[1] + 1, device=x.device, dtype=torch.float32)
+    t = torch.arange(n, device=x.device, dtype=torch.float32) / fs
+    phase = 2 * math.pi * (bpm[:, None] / 60.0) * t[None, :]  # [K, T]
+    xw = (x - x.mean(dim=-1, keepdim=True)).float() * torch.hann_window(
+        n, periodic=False, device=x.device
+    )
+    return (xw @ torch.cos(phase).T) ** 2 + (xw @ torch.sin(phase).T) ** 2
+
+
+def _detrend_linear(x: torch.Tensor) -> torch.Tensor:
+    """Remove each signal's least-squares line."""
+    t = torch.arange(x.shape[-1], device=x.device, dtype=x.dtype)
+    t = t - t.mean()
+    centred = x - x.mean(dim=-1, keepdim=True)
+    slope = (centred * t).sum(dim=-1, keepdim=True) / (t * t).sum()
+    return centred - slope * t
+
+
+def hr_class(
+    label: torch.Tensor,
+    fs: float,
+    bpm_range: tuple[int, int] = BPM_RANGE,
+    derivative: bool = False,
+) -> torch.Tensor:
+    """Index of the reference pulse's spectral peak among the 1-bpm classes."""
+    with torch.no_grad():
+        return bpm_power(label, fs, bpm_range, derivative).argmax(dim=-1)
+
+
+def frequency_ce(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    fs: float,
+    bpm_range: tuple[int, int] = BPM_RANGE,
+    derivative: bool = False,
+) -> torch.Tensor:
+    """Cross-entropy between the softmax of the prediction's power over 40-180 bpm and the
+    reference HR's class (AutoHR's L_freq; PhysFormer's frequency loss).
+
+    The power is divided by its mean over the band, so the logits do not depend on the
+    prediction's scale, which the Pearson term leaves free.
+    """
+    power = bpm_power(pred, fs, bpm_range, derivative)
+    logits = power / (power.mean(dim=-1, keepdim=True) + 1e-8)
+    return nn.functional.cross_entropy(logits, hr_class(target, fs, bpm_range, derivative))
+
+
+class PulseLoss(nn.Module):
+    """``pearson * NegPearson + frequency * L_freq``: the time and frequency terms together."""
+
+    def __init__(self, pearson: float = 1.0, frequency: float = 0.0) -> None:
+        super().__init__()
+        self.pearson, self.frequency = pearson, frequency
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, fs: float, derivative: bool = False
+    ) -> torch.Tensor:
+        loss = self.pearson * neg_pearson(pred, target)
+        if self.frequency:
+            loss = loss + self.frequency * frequency_ce(pred, target, fs, BPM_RANGE, derivative)
+        return loss

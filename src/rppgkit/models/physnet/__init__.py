@@ -1,0 +1,6 @@
+"""PhysNet: the network and its training recipe."""
+
+from rppgkit.models.physnet.network import PhysNet
+from rppgkit.models.physnet.recipe import PhysNetRecipe
+
+__all__ = ["PhysNet", "PhysNetRecipe"]

@@ -1,0 +1,62 @@
+"""PhysNet (Yu et al., BMVC 2019): a 3-D CNN encoder-decoder from a face clip to its pulse.
+
+The encoder halves space four times and time twice; two transposed convolutions restore the
+time axis, and a spatial average plus a 1x1x1 convolution give one value per frame. This is the
+"PhysNet_padding_Encoder-Decoder_MAX" variant that rPPG-Toolbox benchmarks (0.77 M parameters
+at width 64). `width` scales every layer, for tiny test models.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rppgkit.models import register_model
+
+
+def _conv(cin: int, cout: int, kernel: tuple[int, int, int]) -> nn.Sequential:
+    padding = tuple(k // 2 for k in kernel)
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, kernel, padding=padding), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)
+    )
+
+
+def _up(channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose3d(channels, channels, (4, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0)),
+        nn.BatchNorm3d(channels),
+        nn.ELU(inplace=True),
+    )
+
+
+@register_model("physnet")
+class PhysNet(nn.Module):
+    """Clip ``[B, 3, T, H, W]`` -> pulse ``[B, T]``; T must be a multiple of 4."""
+
+    def __init__(self, width: int = 64, in_channels: int = 3) -> None:
+        super().__init__()
+        w1, w2 = max(width // 4, 1), max(width // 2, 1)
+        k3 = (3, 3, 3)
+        self.encoder = nn.Sequential(
+            _conv(in_channels, w1, (1, 5, 5)),
+            nn.MaxPool3d((1, 2, 2)),
+            _conv(w1, w2, k3),
+            _conv(w2, width, k3),
+            nn.MaxPool3d((2, 2, 2)),
+            _conv(width, width, k3),
+            _conv(width, width, k3),
+            nn.MaxPool3d((2, 2, 2)),
+            _conv(width, width, k3),
+            _conv(width, width, k3),
+            nn.MaxPool3d((1, 2, 2)),
+            _conv(width, width, k3),
+            _conv(width, width, k3),
+        )
+        self.decoder = nn.Sequential(_up(width), _up(width))
+        self.head = nn.Conv3d(width, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_tracing() and x.shape[2] % 4:
+            raise ValueError(f"PhysNet needs a clip length divisible by 4, got {x.shape[2]}")
+        y = self.decoder(self.encoder(x))  # [B, C, T, h, w]: time restored, space pooled
+        return self.head(y.mean(dim=(3, 4), keepdim=True)).flatten(1)

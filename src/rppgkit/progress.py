@@ -1,0 +1,29 @@
+"""Progress bars on stderr, shown only on a terminal (logs and pipes stay clean)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+stderr = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    label: str, total: int | None, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar over frames, recordings or batches; yields a callback taking the index of
+    the item just finished."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not (enabled and stderr.is_terminal),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda i: bar.update(task, completed=i + 1)

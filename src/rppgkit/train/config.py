@@ -1,0 +1,186 @@
+"""Training configuration: a YAML file validated against typed sections, plus `key=value`
+overrides from the command line (`train.epochs=3 optim.lr=3e-4`).
+
+pydantic does the validation so that a typo or a wrong type is one clear line naming the key,
+before any data is touched. Relative paths are taken from the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rppgkit.clip import ClipSpec
+from rppgkit.errors import RppgError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(_Section):
+    """One dataset folder; `subjects` keeps only those subjects."""
+
+    dataset: str
+    root: str
+    subjects: list[str] | None = None
+
+
+class SplitRule(_Section):
+    """Subject-disjoint shares, dealt out after a seeded shuffle of the subjects."""
+
+    train: float = 0.6
+    val: float = 0.2
+    test: float = 0.2
+    seed: int = 0
+
+
+class ClipConfig(_Section):
+    frames: int = 128
+    size: int = 72
+    face_scale: float = 1.5
+    fs: float = 30.0
+    norm: Literal["raw", "diffnormalized", "standardized"] = "diffnormalized"
+
+    def spec(self) -> ClipSpec:
+        return ClipSpec(**self.model_dump())
+
+
+class DataConfig(_Section):
+    """Either one dataset split by rule or by subject lists (`dataset`, `root`, `split`), or
+    explicit lists of sources per split (`train`, `val`, `test`)."""
+
+    dataset: str | None = None
+    root: str | None = None
+    split: SplitRule | dict[str, list[str]] | None = None
+    train: list[Source] = Field(default_factory=list)
+    val: list[Source] = Field(default_factory=list)
+    test: list[Source] = Field(default_factory=list)
+    clip: ClipConfig = Field(default_factory=ClipConfig)
+    step: int | None = Field(default=None, gt=0)  # between chunk starts; default frames // 2
+    cache: str = "rppgkit-cache"
+    detector: str = "yunet"
+    workers: int = Field(default=2, ge=1)  # processes cutting face clips
+    loader_workers: int = Field(default=0, ge=0)  # DataLoader worker processes
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> DataConfig:
+        single = self.dataset is not None or self.root is not None
+        if single and (self.dataset is None or self.root is None):
+            raise ValueError("data needs both dataset and root")
+        if single == bool(self.train):
+            raise ValueError(
+                "give either data.dataset + data.root (+ data.split) or data.train source lists"
+            )
+        return self
+
+
+class ModelConfig(_Section):
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecipeConfig(_Section):
+    name: str | None = None  # default: the model's name
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimConfig(_Section):
+    name: Literal["adam", "adamw", "adamax", "sgd"] = "adamw"
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = 0.9  # sgd only
+
+
+class ScheduleConfig(_Section):
+    name: Literal["constant", "cosine", "step"] = "cosine"
+    warmup_epochs: int = Field(default=0, ge=0)
+    step_epochs: int = Field(default=10, gt=0)  # step: decay every this many epochs
+    gamma: float = 0.1  # step: decay factor
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(default=10, gt=0)
+    batch_size: int = Field(default=4, gt=0)  # global: split over the processes of torchrun
+    seed: int = 0
+    deterministic: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # mixed precision, on CUDA only
+    grad_clip: float | None = Field(default=1.0, gt=0)
+    threads: int | None = Field(default=None, gt=0)  # CPU threads per process
+    select: Literal["mae", "loss"] = "mae"  # validation figure that picks best.pt
+
+
+class LogConfig(_Section):
+    out: str = "runs/train"
+    tensorboard: bool = False
+    progress: bool = True
+
+
+class Config(_Section):
+    data: DataConfig
+    model: ModelConfig
+    recipe: RecipeConfig = Field(default_factory=RecipeConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    @property
+    def recipe_name(self) -> str:
+        return self.recipe.name or self.model.name
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
+    """Read, override and validate a config; RppgError names the file and the bad key."""
+    p = Path(path)
+    if not p.is_file():
+        raise RppgError(f"config {p} does not exist; see configs/ for examples")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RppgError(f"{p} is not valid YAML{where}; fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise RppgError(f"{p} must hold a mapping of sections (data, model, train, ...)")
+    for item in overrides or []:
+        apply_override(raw, item)
+    return validate(raw, str(p))
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set a dotted key in the raw config, e.g. ``train.epochs=3``; the value is YAML."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise RppgError(f"override {item!r} must look like section.key=value")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise RppgError(f"override {item!r}: {part} is not a section")
+        node = child
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise RppgError(f"override {item!r}: the value is not valid YAML") from None
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(x) for x in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            raise RppgError(f"{source}: unknown key {key}; check its spelling") from None
+        if error["type"] == "missing":
+            raise RppgError(f"{source}: {key} is required") from None
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise RppgError(f"{source}: {key}: {error['msg']}{shown}") from None

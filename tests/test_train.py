@@ -1,0 +1,371 @@
+"""Deep-learning engine: clips, normalisations, losses, PhysNet, config, training with resume
+and two processes, checkpoints as estimators, ONNX export. Everything runs on tiny clips."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rppgkit.cli import app
+from rppgkit.clip import ClipSpec, normalize_frames, normalize_label
+from rppgkit.clip.cache import chunk_starts, prepare
+from rppgkit.clip.crop import square_crop
+from rppgkit.clip.normalize import to_pulse
+from rppgkit.datasets import load_dataset
+from rppgkit.errors import RppgError
+from rppgkit.models import create
+from rppgkit.models.checkpoint import load_checkpoint
+from rppgkit.models.inference import Network, network_pulse
+from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
+from rppgkit.models.recipe import Recipe
+from rppgkit.synth import SynthConfig, write_synth
+from rppgkit.train import load_config, train
+from rppgkit.train.config import validate
+from rppgkit.train.data import GlobalBatchSampler
+
+TINY = {
+    "clip": {"frames": 32, "size": 16, "fs": 30.0},
+    "step": 16,
+    "workers": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("train-data")
+    for split, seeds in {"train": [0, 1, 2], "val": [3], "test": [4]}.items():
+        for seed in seeds:
+            config = SynthConfig(
+                width=160, height=120, duration_s=8, hr_bpm=60 + 12 * seed, seed=seed
+            )
+            write_synth(config, root / split / f"s{seed}", masks=False)
+    return root
+
+
+def tiny_config(data: Path, out: Path, **train: object) -> dict:
+    return {
+        "data": {
+            **TINY,
+            "train": [{"dataset": "synthetic", "root": str(data / "train")}],
+            "val": [{"dataset": "synthetic", "root": str(data / "val")}],
+            "test": [{"dataset": "synthetic", "root": str(data / "test")}],
+            "cache": str(data / "cache"),
+        },
+        "model": {"name": "physnet", "options": {"width": 4}},
+        "train": {"epochs": 2, "batch_size": 4, "threads": 1, **train},
+        "log": {"out": str(out), "progress": False},
+    }
+
+
+# --- clips -----------------------------------------------------------------------------------
+
+
+def test_normalisations() -> None:
+    t = np.arange(16, dtype=np.float32)
+    frames = np.broadcast_to((100 * 1.01**t)[:, None, None, None], (16, 2, 2, 3))
+    d = normalize_frames(frames, "diffnormalized")
+    assert d.shape == (16, 2, 2, 3) and d.dtype == np.float32
+    assert np.allclose(d[-1], 0)  # the appended step keeps T samples
+    assert np.allclose(d[:-1], d[0])  # a constant relative change gives a constant difference
+    s = normalize_frames(np.random.default_rng(0).integers(0, 255, (8, 4, 4, 3)), "standardized")
+    assert abs(s.mean()) < 1e-5 and s.std() == pytest.approx(1, abs=1e-4)
+    assert normalize_frames(np.full((4, 2, 2, 3), 255, np.uint8), "raw").max() == 1.0
+    y = np.sin(np.linspace(0, 6 * np.pi, 90)) + 5
+    back = to_pulse(normalize_label(y, "diffnormalized"), "diffnormalized")
+    assert np.corrcoef(back, y)[0, 1] > 0.99  # integrating undoes it, with no time shift
+    assert np.corrcoef(normalize_label(y, "standardized"), y)[0, 1] == pytest.approx(1)
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        normalize_frames(frames, "zscore")
+    with pytest.raises(RppgError, match="clip norm must be one of"):
+        ClipSpec(norm="zscore")
+
+
+def test_square_crop_pads_at_the_frame_edge() -> None:
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:50, :50] = 200
+    crop = square_crop(frame, np.array([0, 0, 40, 40]), size=20, face_scale=1.5)
+    assert crop.shape == (20, 20, 3)
+    assert crop.mean() == pytest.approx(200, abs=1)  # edge-replicated, not black
+
+
+def test_chunks_avoid_invalid_samples() -> None:
+    valid = np.ones(100, bool)
+    valid[40:45] = False
+    starts = chunk_starts(valid, 20, 10)
+    assert starts == [0, 10, 20, 50, 60, 70, 80]
+
+
+def test_prepare_caches_crops_labels_and_skips_broken(data: Path, tmp_path: Path, monkeypatch):
+    recs = load_dataset("synthetic", data / "train")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in ("video.mkv", "meta.json"):
+        (broken / f).symlink_to(data / "train" / "s0" / f)
+    (broken / "ground_truth.csv").write_text("time_s,pulse,hr_bpm\n0,1,60\n0.1,2,60\n")
+    recs += load_dataset("synthetic", broken)
+    spec = ClipSpec(frames=32, size=16)
+    cached, skipped = prepare(recs, spec, tmp_path / "cache")
+    assert [c.id for c in cached] == ["s0", "s1", "s2"]
+    assert list(skipped) == ["broken"] and "the reference covers 0.1 s" in skipped["broken"]
+    c = cached[0]
+    frames, label = c.frames(), c.label()
+    assert isinstance(frames, np.memmap) and frames.shape == (c.length, 16, 16, 3)
+    assert c.length == pytest.approx(8 * 30, abs=1) and label.shape == (c.length,)
+    assert c.valid().all()
+    truth = json.loads((data / "train" / "s0" / "meta.json").read_text())["mean_hr_bpm"]
+    from rppgkit.pulse import heart_rate
+
+    assert heart_rate(np.asarray(label), 30.0).bpm == pytest.approx(truth, abs=2)
+    # a crop is a face: skin-coloured, brighter in red than in blue
+    assert frames[:, 6:10, 6:10, 0].mean() > frames[:, 6:10, 6:10, 2].mean() + 20
+
+    def fail(*a, **k):
+        raise AssertionError("cached recordings must not be decoded again")
+
+    monkeypatch.setattr("rppgkit.clip.cache.extract_trace", fail)
+    again, _ = prepare(recs[:3], spec, tmp_path / "cache")
+    assert [a.folder for a in again] == [c.folder for c in cached]
+
+
+# --- models and losses -----------------------------------------------------------------------
+
+
+def test_losses() -> None:
+    t = torch.arange(128) / 30.0
+    x = torch.sin(2 * torch.pi * 1.25 * t)[None]  # 75 bpm
+    assert float(neg_pearson(x, x)) == pytest.approx(0, abs=1e-6)
+    assert float(neg_pearson(x, -x)) == pytest.approx(2, abs=1e-6)
+    assert float(neg_pearson(3 * x + 1, x)) == pytest.approx(0, abs=1e-6)  # scale-free
+    assert int(hr_class(x, 30.0)) == 75 - 40
+    assert bpm_power(x, 30.0).shape == (1, 141)
+    other = torch.sin(2 * torch.pi * 2.0 * t)[None]  # 120 bpm
+    assert float(frequency_ce(x, x, 30.0)) < float(frequency_ce(x, other, 30.0)) - 1
+    # a 50 bpm pulse with a strong second harmonic, as DiffNormalized labels see it: the
+    # difference boosts the harmonic past the fundamental unless the spectrum is corrected
+    slow = torch.sin(2 * torch.pi * (50 / 60) * t) + 0.6 * torch.sin(2 * torch.pi * (100 / 60) * t)
+    diff = torch.diff(slow, append=slow[-1:])[None]
+    assert int(hr_class(diff, 30.0)) == 100 - 40
+    assert int(hr_class(diff, 30.0, derivative=True)) == 50 - 40
+
+
+def test_physnet_shapes_and_registry() -> None:
+    net = create("physnet", width=4)
+    assert net(torch.randn(2, 3, 16, 32, 32)).shape == (2, 16)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        net(torch.randn(1, 3, 18, 32, 32))
+    assert sum(p.numel() for p in create("physnet").parameters()) == 768_577
+    with pytest.raises(RppgError, match="unknown model 'physnett'"):
+        create("physnett")
+    with pytest.raises(RppgError, match="check the model options"):
+        create("physnet", depth=3)
+
+
+class _MeanGreen(torch.nn.Module):
+    """A stand-in network: the spatial mean of the green channel, per frame."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 1].mean(dim=(2, 3))
+
+
+def test_overlap_add_inference_recovers_a_pulse_across_rates() -> None:
+    fs, n = 25.0, 500  # a 20 s video at 25 fps for a network trained at 30 fps
+    t = np.arange(n) / fs
+    level = 120 + 3 * np.sin(2 * np.pi * 1.4 * t)
+    crops = np.repeat(level[:, None, None, None], 8, 1).repeat(8, 2).repeat(3, 3)
+    spec = ClipSpec(frames=64, size=8, fs=30.0, norm="diffnormalized")
+    net = Network("meangreen", _MeanGreen(), Recipe(), spec)
+    pulse = network_pulse(net, crops.astype(np.uint8), fs)
+    assert pulse.shape == (n,)
+    assert np.corrcoef(pulse[10:-10], level[10:-10])[0, 1] > 0.95
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    base = tiny_config(tmp_path, tmp_path / "out")
+    with pytest.raises(RppgError, match=r"unknown key train\.epoch; check its spelling"):
+        validate({**base, "train": {"epoch": 3}})
+    with pytest.raises(RppgError, match=r"train.epochs: .*integer.*\(got 'many'\)"):
+        validate({**base, "train": {"epochs": "many"}})
+    with pytest.raises(RppgError, match="model is required"):
+        validate({"data": base["data"]})
+    with pytest.raises(RppgError, match=r"either data\.dataset"):
+        validate({**base, "data": {**base["data"], "dataset": "pure", "root": "x"}})
+    path = tmp_path / "c.yaml"
+    path.write_text("data: [unclosed\n")
+    with pytest.raises(RppgError, match="not valid YAML at line"):
+        load_config(path)
+    import yaml
+
+    path.write_text(yaml.safe_dump(base))
+    cfg = load_config(path, ["train.epochs=7", "optim.lr=3e-4", "model.options.width=8"])
+    assert (cfg.train.epochs, cfg.optim.lr, cfg.model.options["width"]) == (7, 3e-4, 8)
+    with pytest.raises(RppgError, match=r"must look like section\.key=value"):
+        load_config(path, ["train.epochs"])
+    with pytest.raises(RppgError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_global_batches_split_over_processes() -> None:
+    one = list(GlobalBatchSampler(10, 4, 0, 1, seed=3))
+    two = [GlobalBatchSampler(10, 4, r, 2, seed=3) for r in range(2)]
+    halves = [list(s) for s in two]
+    assert [a + b for a, b in zip(*halves)] == one
+    s = GlobalBatchSampler(10, 4, 0, 1, seed=3)
+    s.set_epoch(1)
+    assert list(s) != one  # a new order every epoch ...
+    s.set_epoch(0)
+    assert list(s) == one  # ... that repeats exactly, so a resumed run sees the same batches
+    with pytest.raises(ValueError, match="divisible"):
+        GlobalBatchSampler(10, 3, 0, 2, seed=0)
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["state_dict"]
+
+
+def test_training_checkpoints_and_resume_match_an_uninterrupted_run(data: Path, tmp_path: Path):
+    full = train(validate(tiny_config(data, tmp_path / "full", epochs=3)))
+    assert [r["epoch"] for r in full.history] == [1, 2, 3]
+    assert full.test is not None and full.test["clips"] > 0
+    lines = (tmp_path / "full" / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,lr,train_loss,val_loss,val_mae") and len(lines) == 4
+    state = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    assert state["clip"]["frames"] == 32 and state["model"] == {
+        "name": "physnet",
+        "options": {"width": 4},
+    }
+
+    # stop after epoch 1 (as a kill would), then resume to 3 epochs
+    part_cfg = validate(tiny_config(data, tmp_path / "part", epochs=3))
+    first = train(validate(tiny_config(data, tmp_path / "part", epochs=1)))
+    assert len(first.history) == 1
+    with pytest.raises(RppgError, match="already holds a training run; add --resume"):
+        train(part_cfg)
+    resumed = train(part_cfg, resume=True)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+    a, b = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "part" / "last.pt")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
+    assert resumed.history[-1]["val_loss"] == pytest.approx(full.history[-1]["val_loss"], abs=1e-6)
+
+
+def test_two_processes_train_like_one(data: Path, tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(data, tmp_path / "one", epochs=2)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = [sys.executable, "-m", "rppgkit", "train", str(config)]
+    subprocess.run([*one, "train.threads=2"], check=True, env=env, capture_output=True)
+    two = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    done = subprocess.run(
+        [*two, "-m", "rppgkit", "train", str(config), f"log.out={tmp_path / 'two'}"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("best epoch") == 1  # only rank 0 reports
+
+    def rows(name: str) -> list[list[float]]:
+        lines = (tmp_path / name / "metrics.csv").read_text().splitlines()[1:]
+        return [[float(v) for v in line.split(",")[:5]] for line in lines]
+
+    np.testing.assert_allclose(rows("two"), rows("one"), rtol=1e-3, atol=1e-4)
+
+
+# --- trained networks as estimators ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ckpt") / "run"
+    train(validate(tiny_config(data, out, epochs=1)))
+    return out / "best.pt"
+
+
+def test_measure_and_evaluate_with_weights(checkpoint: Path, data: Path, tmp_path: Path):
+    long = tmp_path / "long"
+    write_synth(SynthConfig(width=160, height=120, duration_s=12, seed=9), long, masks=False)
+    runner = CliRunner()
+    done = runner.invoke(
+        app,
+        [
+            "measure",
+            str(long / "video.mkv"),
+            "-m",
+            "physnet",
+            "--weights",
+            str(checkpoint),
+            "-o",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["method"] == "physnet" and 40 <= summary["hr_bpm"] <= 180
+    pulse = (tmp_path / "m" / "pulse.csv").read_text().splitlines()
+    assert len(pulse) > 300
+    for args, message in [
+        (["-m", "physnet"], "give its trained weights with --weights"),
+        (["-m", "pos", "--weights", str(checkpoint)], "--weights is for neural methods"),
+        (["-m", "physnet", "--weights", str(long / "meta.json")], "is not a readable checkpoint"),
+    ]:
+        bad = runner.invoke(app, ["measure", str(long / "video.mkv"), *args])
+        assert bad.exit_code == 1 and message in bad.output, bad.output
+    done = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(data / "test"),
+            "-d",
+            "synthetic",
+            "-m",
+            "pos,physnet",
+            "--weights",
+            str(checkpoint),
+            "-o",
+            str(tmp_path / "ev"),
+            "--window",
+            "6",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    result = json.loads((tmp_path / "ev" / "results" / "physnet" / "s4.json").read_text())
+    assert result["weights"].startswith(str(checkpoint.resolve()))
+
+
+def test_onnx_export_matches_pytorch(checkpoint: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from rppgkit.models.export import export_onnx
+
+    report = export_onnx(checkpoint, tmp_path / "net.onnx")
+    assert report.max_abs_diff < 1e-4
+    assert report.input_shape == (2, 3, 32, 16, 16)
+    assert (tmp_path / "net.onnx").stat().st_size > 10_000
+
+
+def test_missing_tensorboard_is_a_clear_error(data: Path, tmp_path: Path) -> None:
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here")
+    config = tiny_config(data, tmp_path / "tb", epochs=1)
+    config["log"]["tensorboard"] = True
+    with pytest.raises(RppgError, match="pip install tensorboard"):
+        train(validate(config))
