@@ -133,7 +133,7 @@ def test_methods_lists_the_registry() -> None:
     code, stdout, _ = run("methods")
     assert code == 0
     names = [line.split()[0] for line in stdout.strip().splitlines()]
-    assert names == ["chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos"]
+    assert names == ["chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos", "rppgnet"]
     assert "needs --weights" in stdout  # neural methods say what they need
 
 

@@ -33,7 +33,7 @@ def test_skin_attention_is_parameter_free_and_follows_the_skin() -> None:
     feats = torch.ones(1, 4, 2, 8, 8)
     skin = torch.zeros(1, 1, 2, 16, 16)
     skin[..., :8, :8] = 1.0  # skin only in the top-left quarter (at twice the resolution)
-    att = skin_attention(feats, skin)
+    att = skin_attention(feats, skin, 2)
     per_frame = att[0, 0, 0]
     assert per_frame.sum() == pytest.approx(1.0, abs=1e-5)  # softmax over the frame's pixels
     assert per_frame[:4, :4].mean() > per_frame[4:, 4:].mean() * 2

@@ -3,6 +3,7 @@ and two processes, checkpoints as estimators, ONNX export. Everything runs on ti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -126,6 +127,10 @@ def test_prepare_caches_crops_labels_and_skips_broken(data: Path, tmp_path: Path
     assert heart_rate(np.asarray(label), 30.0).bpm == pytest.approx(truth, abs=2)
     # a crop is a face: skin-coloured, brighter in red than in blue
     assert frames[:, 6:10, 6:10, 0].mean() > frames[:, 6:10, 6:10, 2].mean() + 20
+
+    skin = c.skin()
+    assert skin.shape == (c.length, 16, 16) and set(np.unique(skin)) <= {0, 1}
+    assert skin[:, 7:9, 5:11].mean() > 0.8 and skin[:, 0, :].mean() < 0.2  # cheeks yes, hair no
 
     def fail(*a, **k):
         raise AssertionError("cached recordings must not be decoded again")
@@ -369,3 +374,39 @@ def test_missing_tensorboard_is_a_clear_error(data: Path, tmp_path: Path) -> Non
     config["log"]["tensorboard"] = True
     with pytest.raises(RppgError, match="pip install tensorboard"):
         train(validate(config))
+
+
+def test_synthetic_skin_labels_come_from_the_exact_masks(tmp_path: Path) -> None:
+    config = SynthConfig(width=160, height=120, duration_s=4, seed=5)
+    write_synth(config, tmp_path / "data" / "s5", masks=True)
+    rec = load_dataset("synthetic", tmp_path / "data")[0]
+    assert rec.skin_masks is not None
+    spec = ClipSpec(frames=32, size=24)
+    [exact], _ = prepare([rec], spec, tmp_path / "cache")
+    no_masks = dataclasses.replace(rec, id="segmented", skin_masks=None)
+    [segmented], _ = prepare([no_masks], spec, tmp_path / "cache")
+    a, b = exact.skin().astype(bool), segmented.skin().astype(bool)
+    assert 0.2 < a.mean() < 0.8
+    # the segmenter keeps to the face box; what it calls skin mostly is
+    assert (a & b).sum() / b.sum() > 0.85
+    assert not np.array_equal(a, b)  # but the labels did come from the masks
+
+
+def test_rppgnet_recipe_trains_on_skin_labels_and_exports(data: Path, tmp_path: Path) -> None:
+    config = tiny_config(data, tmp_path / "rppgnet", epochs=1)
+    config["model"] = {"name": "rppgnet", "options": {"width": 8}}
+    config["recipe"] = {"options": {"partitions": False}}
+    result = train(validate(config))
+    assert np.isfinite(result.history[0]["val_loss"])
+    state = load_checkpoint(tmp_path / "rppgnet" / "best.pt")
+    assert state["recipe"] == {"name": "rppgnet", "options": {"partitions": False}}
+    crops = np.full((100, 16, 16, 3), 128, np.uint8)
+    from rppgkit.models.inference import load_network
+
+    net = load_network(tmp_path / "rppgnet" / "best.pt", expect="rppgnet")
+    assert network_pulse(net, crops, 30.0).shape == (100,)
+    pytest.importorskip("onnxruntime")
+    from rppgkit.models.export import export_onnx
+
+    report = export_onnx(tmp_path / "rppgnet" / "best.pt", tmp_path / "rppgnet.onnx")
+    assert report.max_abs_diff < 1e-4

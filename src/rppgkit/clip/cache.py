@@ -1,8 +1,10 @@
 """A dataset cut into face clips once, cached on disk as memory-mapped arrays.
 
 Each recording becomes a folder `<cache>/<key>/` holding `frames.npy` (uint8 crops
-[M, size, size, 3] on a uniform clock), `label.npy` (the filtered reference pulse on the same
-clock), `valid.npy` (a face and a reference at that sample) and `meta.json`. The key covers the
+[M, size, size, 3] on a uniform clock), `skin.npy` (the skin mask of each crop, 0/1 uint8
+[M, size, size]: the exact masks of synthetic videos, else the project's skin segmenter),
+`label.npy` (the filtered reference pulse on the same clock), `valid.npy` (a face and a
+reference at that sample) and `meta.json`. The key covers the
 recording, its video file (path, size, time) and the crop settings, so changing either
 recomputes it, while the clip length, overlap and normalisation are applied at load time and
 can change freely (after editing a label file, delete the cache).
@@ -40,6 +42,7 @@ from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
+CACHE_FORMAT = 2  # part of every key: a cache written by an older layout is rebuilt
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class CachedRecording:
 
     def frames(self) -> np.ndarray:
         return np.load(self.folder / "frames.npy", mmap_mode="r")
+
+    def skin(self) -> np.ndarray:
+        return np.load(self.folder / "skin.npy", mmap_mode="r")
 
     def label(self) -> np.ndarray:
         return np.load(self.folder / "label.npy", mmap_mode="r")
@@ -112,30 +118,44 @@ def prepare_one(
 
 
 def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
-    """One decoding pass: the face track and each frame's crop (appended to a raw file), then
-    the crops placed on the uniform clock."""
+    """One decoding pass: the face track and each frame's face and skin crops (appended to raw
+    files), then both placed on the uniform clock."""
     ref = rec.reference()
+    exact = _PackedMasks(rec.skin_masks) if rec.skin_masks is not None else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    blank = np.zeros((spec.size, spec.size, 3), np.uint8)
+    size, scale = spec.size, spec.face_scale
+    blank = np.zeros((size, size, 3), np.uint8)
     try:
-        with open(tmp / "per-frame.raw", "wb") as raw:
+        with open(tmp / "faces.raw", "wb") as faces, open(tmp / "skins.raw", "wb") as skins:
 
-            def keep(rgb: np.ndarray, box: np.ndarray | None) -> None:
-                crop = blank if box is None else square_crop(rgb, box, spec.size, spec.face_scale)
-                raw.write(crop.tobytes())
+            def keep(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
+                mask = exact.next() if exact is not None else skin  # one mask per frame
+                if box is None:
+                    faces.write(blank.tobytes())
+                    skins.write(blank[..., 0].tobytes())
+                    return
+                faces.write(square_crop(rgb, box, size, scale).tobytes())
+                if mask is None:
+                    mask = np.zeros(rgb.shape[:2], bool)
+                cut = square_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale)
+                skins.write((cut > 127).astype(np.uint8).tobytes())
 
             trace = extract_trace(open_video(rec.video, fps=rec.fps), detector, on_face=keep)
         ref.check(float(trace.times[-1] - trace.times[0]))
         grid = uniform_grid(trace.times, spec.fs)
-        per_frame = np.memmap(tmp / "per-frame.raw", np.uint8, "r").reshape(-1, *blank.shape)
         frame_of = nearest_index(trace.times, grid)
-        frames = open_memmap(tmp / "frames.npy", (len(grid), *blank.shape), "uint8")
-        for lo in range(0, len(grid), 1024):  # bounded memory: a block of crops at a time
-            frames[lo : lo + 1024] = per_frame[frame_of[lo : lo + 1024]]
-        frames.flush()
-        del frames, per_frame
-        (tmp / "per-frame.raw").unlink()
+        for raw, name, shape in (
+            ("faces.raw", "frames.npy", blank.shape),
+            ("skins.raw", "skin.npy", blank.shape[:2]),
+        ):
+            per_frame = np.memmap(tmp / raw, np.uint8, "r").reshape(-1, *shape)
+            out = open_memmap(tmp / name, (len(grid), *shape), "uint8")
+            for lo in range(0, len(grid), 1024):  # bounded memory: a block of crops at a time
+                out[lo : lo + 1024] = per_frame[frame_of[lo : lo + 1024]]
+            out.flush()
+            del out, per_frame
+            (tmp / raw).unlink()
         _, have = filled_boxes(trace)
         label = ref.on_clock(grid, LABEL_BAND_HZ)
         np.save(tmp / "label.npy", np.nan_to_num(label).astype(np.float32))
@@ -147,10 +167,26 @@ def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _PackedMasks:
+    """The synthetic generator's bit-packed skin masks, unpacked one frame at a time."""
+
+    def __init__(self, path: Path) -> None:
+        with np.load(path) as data:
+            self.packed, self.shape = data["packed"], tuple(int(n) for n in data["shape"])
+        self.index = 0
+
+    def next(self) -> np.ndarray:
+        n, h, w = self.shape
+        row = self.packed[min(self.index, n - 1)]
+        self.index += 1
+        return np.unpackbits(row, count=h * w).reshape(h, w).astype(bool)
+
+
 def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
     video = rec.video.resolve()
     stat = video.stat() if video.exists() else None
     parts = [
+        CACHE_FORMAT,
         rec.dataset,
         rec.id,
         str(rec.video.absolute()),

@@ -111,6 +111,7 @@ def synthetic(root: Path) -> list[Recording]:
                     csv_reference, folder / "ground_truth.csv", "pulse", "time_s", None, "hr_bpm"
                 ),
                 group=rel.parent.as_posix() if len(rel.parts) > 1 else "",
+                skin_masks=masks if (masks := folder / "skin_masks.npz").exists() else None,
             )
         )
     return recordings

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 # model name -> the module that registers it; estimators are registered for each of these
-BUILTIN: dict[str, str] = {"physnet": "rppgkit.models.physnet"}
+BUILTIN: dict[str, str] = {"physnet": "rppgkit.models.physnet", "rppgnet": "rppgkit.models.rppgnet"}
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 

@@ -11,7 +11,7 @@ import torch
 
 from rppgkit.errors import RppgError
 from rppgkit.fileio import atomic_path
-from rppgkit.models.inference import load_network
+from rppgkit.models.inference import Network, load_network
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,17 @@ class ExportReport:
     path: Path
     input_shape: tuple[int, ...]  # [batch, 3, T, size, size]; the batch axis is dynamic
     max_abs_diff: float  # onnxruntime vs PyTorch on a random clip
+
+
+class _Predictor(torch.nn.Module):
+    """The network as its recipe reads a pulse from it, e.g. rPPGNet's global signal only."""
+
+    def __init__(self, net: Network) -> None:
+        super().__init__()
+        self.model, self.recipe = net.model, net.recipe
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.recipe.predict(self.model, clip)
 
 
 def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> ExportReport:
@@ -34,12 +45,13 @@ def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> Exp
     spec = net.spec
     shape = (2, 3, spec.frames, spec.size, spec.size)
     clip = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    predictor = _Predictor(net)
     with torch.inference_mode():
-        expected = net.recipe.predict(net.model, clip).numpy()
+        expected = predictor(clip).numpy()
     target = Path(target)
     with atomic_path(target) as tmp:
         torch.onnx.export(
-            net.model,
+            predictor,
             (clip,),
             str(tmp),
             input_names=["clip"],

@@ -17,7 +17,10 @@ from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
 
 # recipe name -> the module that registers it
-BUILTIN_RECIPES: dict[str, str] = {"physnet": "rppgkit.models.physnet.recipe"}
+BUILTIN_RECIPES: dict[str, str] = {
+    "physnet": "rppgkit.models.physnet.recipe",
+    "rppgnet": "rppgkit.models.rppgnet.recipe",
+}
 _RECIPES: dict[str, type[Recipe]] = {}
 
 

@@ -79,13 +79,13 @@ def extract_trace(
     detect_every: int = 10,
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
-    on_face: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
+    on_face: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None] | None = None,
 ) -> Trace:
     """Stream the video once: track the face, segment its skin, average the skin colour.
 
     Only a few numbers per frame are kept, so memory does not grow with the video's length.
-    `on_face(rgb, box)` sees every frame with its face box (x, y, w, h; None without a face),
-    so a caller can cut face crops in the same pass.
+    `on_face(rgb, box, skin)` sees every frame with its face box (x, y, w, h) and full-frame
+    skin mask (both None without a face), so a caller can cut face crops in the same pass.
     """
     start = time.perf_counter()
     tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
@@ -97,7 +97,7 @@ def extract_trace(
     preview: Preview | None = None
     for frame in source.frames():
         box, state = tracker.update(frame.rgb, frame.time_s)
-        mean, share = NO_COLOUR, 0.0
+        mean, share, full = NO_COLOUR, 0.0, None
         if box is not None:
             roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
             if roi.size:
@@ -106,9 +106,11 @@ def extract_trace(
                 share = n / mask.size
                 if n >= MIN_SKIN_PIXELS:
                     mean = cv2.mean(roi, mask.view(np.uint8))[:3]
-                if preview is None and frame.index >= preview_at and n >= MIN_SKIN_PIXELS:
+                wants_preview = preview is None and frame.index >= preview_at
+                if on_face is not None or (wants_preview and n >= MIN_SKIN_PIXELS):
                     full = np.zeros(frame.rgb.shape[:2], dtype=bool)
                     full[y0:y1, x0:x1] = mask
+                if wants_preview and n >= MIN_SKIN_PIXELS:
                     preview = Preview(frame.time_s, frame.rgb.copy(), box.as_array(), full)
         times.append(frame.time_s)
         rgb.extend(mean)
@@ -116,7 +118,7 @@ def extract_trace(
         boxes.extend(NO_BOX if box is None else (box.x, box.y, box.w, box.h))
         fraction.append(share)
         if on_face is not None:
-            on_face(frame.rgb, None if box is None else box.as_array())
+            on_face(frame.rgb, None if box is None else box.as_array(), full)
         if on_frame is not None:
             on_frame(frame.index)
     return Trace(

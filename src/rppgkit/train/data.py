@@ -53,7 +53,8 @@ def resolve_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
 class ClipDataset(Dataset):
     """Overlapping chunks of cached recordings, normalised as the spec says.
 
-    Items are dicts: ``clip`` float32 ``[3, T, H, W]``, ``label`` float32 ``[T]``, ``index``.
+    Items are dicts: ``clip`` float32 ``[3, T, H, W]``, ``label`` float32 ``[T]``, ``skin``
+    uint8 ``[T, H, W]`` (0/1 skin mask of each crop), ``index``.
     """
 
     def __init__(self, recordings: list[CachedRecording], spec: ClipSpec, step: int) -> None:
@@ -63,7 +64,7 @@ class ClipDataset(Dataset):
             for i, rec in enumerate(recordings)
             for start in chunk_starts(rec.valid(), spec.frames, step)
         ]
-        self._open: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._open: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -71,8 +72,9 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, start = self.items[index]
         if i not in self._open:  # memory maps are opened lazily, once per worker process
-            self._open[i] = (self.recordings[i].frames(), self.recordings[i].label())
-        frames, label = self._open[i]
+            rec = self.recordings[i]
+            self._open[i] = (rec.frames(), rec.label(), rec.skin())
+        frames, label, skin = self._open[i]
         stop = start + self.spec.frames
         clip = normalize_frames(np.asarray(frames[start:stop]), self.spec.norm)
         return {
@@ -80,6 +82,7 @@ class ClipDataset(Dataset):
             "label": torch.from_numpy(
                 normalize_label(np.asarray(label[start:stop]), self.spec.norm)
             ),
+            "skin": torch.from_numpy(np.array(skin[start:stop])),
             "index": torch.tensor(index),
         }
 

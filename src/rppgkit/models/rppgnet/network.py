@@ -56,11 +56,12 @@ class SkinBranch(nn.Module):
         return torch.sigmoid(self.out(self.main(x) + self.shortcut(x)))  # [B, 1, T, H, W]
 
 
-def skin_attention(features: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
-    """Parameter-free attention: sigmoid(channel mean) + sigmoid(channel max) + skin map,
-    softmax-normalised over each frame's pixels, multiplied onto the features."""
+def skin_attention(features: torch.Tensor, skin: torch.Tensor, factor: int) -> torch.Tensor:
+    """Parameter-free attention: sigmoid(channel mean) + sigmoid(channel max) + skin map
+    (average-pooled by `factor` to the features' size), softmax-normalised over each frame's
+    pixels, multiplied onto the features."""
     b, _, t, h, w = features.shape
-    skin = nn.functional.adaptive_avg_pool3d(skin, (t, h, w))
+    skin = nn.functional.avg_pool3d(skin, (1, factor, factor))
     score = (
         torch.sigmoid(features.mean(dim=1, keepdim=True))
         + torch.sigmoid(features.amax(dim=1, keepdim=True))
@@ -125,7 +126,7 @@ class RPPGNet(nn.Module):
         b = self.block_b(a)
         c = self.block_c(b)
         if self.attention:
-            b_att, c = skin_attention(b, skin), skin_attention(c, skin)
+            b_att, c = skin_attention(b, skin, 2), skin_attention(c, skin, 4)
         else:
             b_att = b
         h, w = c.shape[-2] // 2, c.shape[-1] // 2
