@@ -188,9 +188,9 @@ def _hrv_or_none(peaks: np.ndarray, fs: float) -> HRV | None:
 
 
 def _estimator(opts: Options) -> Estimator:
-    if opts.weights is None:
-        return create(opts.method)
     estimator = create(opts.method)
+    if opts.weights is None:
+        return estimator
     if estimator.input_kind != "clip":
         raise RppgError(f"--weights is for neural methods; {opts.method!r} needs no training")
     return create(opts.method, weights=opts.weights)

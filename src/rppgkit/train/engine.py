@@ -170,7 +170,7 @@ class _Run:
                     },
                     last,
                 )
-                _write_metrics(self.out / "metrics.csv", history)
+                write_text(self.out / "metrics.csv", _csv(history))
                 if board is not None:
                     for key in COLUMNS[1:]:
                         board.add_scalar(key, row[key], epoch + 1)
@@ -335,7 +335,3 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
-
-
-def _write_metrics(path: Path, history: list[dict[str, float]]) -> None:
-    write_text(path, _csv(history))
