@@ -133,7 +133,10 @@ def test_methods_lists_the_registry() -> None:
     code, stdout, _ = run("methods")
     assert code == 0
     names = [line.split()[0] for line in stdout.strip().splitlines()]
-    assert names == ["chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos", "rppgnet"]
+    assert names == [
+        *("chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos", "rppgnet"),
+        "stven+rppgnet",
+    ]
     assert "needs --weights" in stdout  # neural methods say what they need
 
 

@@ -28,9 +28,9 @@ from rppgkit.models.inference import Network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
 from rppgkit.models.recipe import Recipe
 from rppgkit.synth import SynthConfig, write_synth
-from rppgkit.train import load_config, train
+from rppgkit.train import augment, load_config, train
 from rppgkit.train.config import validate
-from rppgkit.train.data import GlobalBatchSampler
+from rppgkit.train.data import ClipDataset, GlobalBatchSampler
 
 TINY = {
     "clip": {"frames": 32, "size": 16, "fs": 30.0},
@@ -220,6 +220,47 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
 
 
+def test_speed_augmentation_scales_the_heart_rate_of_clip_and_label() -> None:
+    fs, n = 30.0, 128
+    t = np.arange(400) / fs
+    wave = np.sin(2 * np.pi * 1.2 * t)  # 72 bpm
+    frames = (128 + 20 * wave)[:, None, None, None] * np.ones((1, 4, 4, 3))
+    skin = np.zeros((400, 4, 4), np.uint8)
+    skin[:, :, :2] = 1
+    rng = np.random.default_rng(0)
+    for factor in (0.75, 1.0, 1.4):
+        d = augment.Draw(factor=factor, noise=0.0, flip=True)
+        stop = augment.span(n, factor)
+        x, y, s = augment.apply(frames[:stop], wave[:stop], skin[:stop], n, d, rng)
+        assert x.shape == (n, 4, 4, 3) and y.shape == (n,) and s.shape == (n, 4, 4)
+        for signal in (y, x[:, 0, 0, 1] - 128):
+            spectrum = np.abs(np.fft.rfft(signal, 8192))
+            bpm = 60 * fs * np.argmax(spectrum) / 8192
+            assert bpm == pytest.approx(72 * factor, abs=1.0)
+        assert (s[:, :, 2:] == 1).all() and (s[:, :, :2] == 0).all()  # mirrored
+    noisy = augment.apply(frames[:n], wave[:n], skin[:n], n, augment.Draw(1.0, 3.0, False), rng)
+    assert 2.0 < float(np.std(noisy[0] - frames[:n])) < 4.0
+
+
+def test_augmented_clips_repeat_per_epoch_and_index(data: Path, tmp_path: Path) -> None:
+    spec = ClipSpec(**TINY["clip"])
+    recs, _ = prepare(load_dataset("synthetic", data / "train"), spec, tmp_path / "cache")
+    aug = augment.Augment(speed=(0.7, 1.4), noise=2.0, flip=True)
+    a, b = ClipDataset(recs, spec, 16, aug, seed=3), ClipDataset(recs, spec, 16, aug, seed=3)
+    last = len(a) - 1  # the last chunk has no room to stretch: it is cut at the recording's end
+    for i in (0, last):
+        torch.testing.assert_close(a[i]["clip"], b[i]["clip"], rtol=0, atol=0)
+        assert a[i]["clip"].shape == (3, 32, 16, 16) and a[i]["label"].shape == (32,)
+    b.set_epoch(1)
+    assert not torch.equal(a[0]["clip"], b[0]["clip"])
+    plain = ClipDataset(recs, spec, 16, augment.Augment())
+    assert plain.aug is None  # the default augmentation is off
+    with pytest.raises(RppgError, match=r"augment\.speed"):
+        validate(
+            {**tiny_config(data, tmp_path), "data": {**TINY, "augment": {"speed": [1.2, 0.8]}}}
+        )
+
+
 def test_global_batches_split_over_processes() -> None:
     one = list(GlobalBatchSampler(10, 4, 0, 1, seed=3))
     two = [GlobalBatchSampler(10, 4, r, 2, seed=3) for r in range(2)]
@@ -241,8 +282,14 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path)["state_dict"]
 
 
+def augmented(config: dict) -> dict:
+    config["data"]["augment"] = {"speed": [0.8, 1.25], "noise": 2.0, "flip": True}
+    return config
+
+
 def test_training_checkpoints_and_resume_match_an_uninterrupted_run(data: Path, tmp_path: Path):
-    full = train(validate(tiny_config(data, tmp_path / "full", epochs=3)))
+    # with augmentation on, which must repeat exactly after a resume
+    full = train(validate(augmented(tiny_config(data, tmp_path / "full", epochs=3))))
     assert [r["epoch"] for r in full.history] == [1, 2, 3]
     assert full.test is not None and full.test["clips"] > 0
     lines = (tmp_path / "full" / "metrics.csv").read_text().splitlines()
@@ -254,8 +301,8 @@ def test_training_checkpoints_and_resume_match_an_uninterrupted_run(data: Path, 
     }
 
     # stop after epoch 1 (as a kill would), then resume to 3 epochs
-    part_cfg = validate(tiny_config(data, tmp_path / "part", epochs=3))
-    first = train(validate(tiny_config(data, tmp_path / "part", epochs=1)))
+    part_cfg = validate(augmented(tiny_config(data, tmp_path / "part", epochs=3)))
+    first = train(validate(augmented(tiny_config(data, tmp_path / "part", epochs=1))))
     assert len(first.history) == 1
     with pytest.raises(RppgError, match="already holds a training run; add --resume"):
         train(part_cfg)

@@ -281,6 +281,26 @@ def compress(
 
 @app.command()
 @user_errors
+def enhance(
+    source: Annotated[Path, typer.Argument(help="A (compressed) face video.")],
+    target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1).")],
+    weights: Annotated[Path, typer.Option(help="A trained stven or stven+rppgnet checkpoint.")],
+    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+) -> None:
+    """Restore a compressed video's face with STVEN and write the face crops losslessly."""
+    from rppgkit.models.rppgnet.enhance import enhance_video
+
+    with progress_bar(f"enhancing {source.name}", None):
+        done = enhance_video(source, target, weights, detector)
+    out.print(
+        f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at "
+        f"{done.fps:g} fps",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
 def ladder(
     root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset format.")],
@@ -320,8 +340,10 @@ def methods() -> None:
     """List the available estimators."""
     from rppgkit.estimators import available, create
 
-    for name in available():
-        out.print(f"[bold]{name:8}[/] {create(name).description}", highlight=False)
+    names = available()
+    width = max(map(len, names))
+    for name in names:
+        out.print(f"[bold]{name:{width}}[/] {create(name).description}", highlight=False)
 
 
 @app.command()

@@ -39,7 +39,7 @@ from rppgkit.errors import RppgError
 from rppgkit.fileio import ensure_dir
 from rppgkit.parallel import process_pool
 from rppgkit.trace.extract import extract_trace
-from rppgkit.video.reader import open_video
+from rppgkit.video.reader import FileVideo, FrameFolder, open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
 CACHE_FORMAT = 2  # part of every key: a cache written by an older layout is rebuilt
@@ -141,7 +141,14 @@ def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
                 cut = square_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale)
                 skins.write((cut > 127).astype(np.uint8).tobytes())
 
-            trace = extract_trace(open_video(rec.video, fps=rec.fps), detector, on_face=keep)
+            if rec.clean is None:
+                trace = extract_trace(open_video(rec.video, fps=rec.fps), detector, on_face=keep)
+            else:  # track the face on the original and cut this re-encoding at the same boxes
+                trace = extract_trace(
+                    open_video(rec.clean, fps=rec.fps),
+                    detector,
+                    on_face=_paired(open_video(rec.video, fps=rec.fps), keep),
+                )
         ref.check(float(trace.times[-1] - trace.times[0]))
         grid = uniform_grid(trace.times, spec.fs)
         frame_of = nearest_index(trace.times, grid)
@@ -165,6 +172,24 @@ def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _paired(
+    video: FileVideo | FrameFolder,
+    keep: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None],
+) -> Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None]:
+    """An on_face callback that hands `keep` the matching frame of `video` instead."""
+    frames = video.frames()
+
+    def swap(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
+        other = next(frames, None)
+        if other is None or other.rgb.shape != rgb.shape:
+            raise RppgError(
+                f"{video.path} does not match its original frame for frame; re-encode it"
+            )
+        keep(other.rgb, box, skin)
+
+    return swap
 
 
 class _PackedMasks:
@@ -199,6 +224,8 @@ def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
         spec.face_scale,
         spec.fs,
     ]
+    if rec.clean is not None:  # cut at the original's face track
+        parts.append(str(rec.clean.resolve()))
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
 
 

@@ -82,6 +82,7 @@ class Recording:
     fps: float | None = None  # frame rate to use when the video's own metadata is wrong
     group: str = ""  # a condition to report separately, e.g. the compression level
     skin_masks: Path | None = None  # exact per-frame skin masks (synthetic data), if any
+    clean: Path | None = None  # for a re-encoded video: the original, whose face track it shares
 
     def reference(self) -> Reference:
         """The ground truth, read and checked now; DatasetError names the file if it is bad."""

@@ -129,6 +129,21 @@ def ladder(root: Path) -> list[Recording]:
                 read_reference=original.read_reference,
                 fps=original.fps,
                 group=row["level"],
+                skin_masks=original.skin_masks,  # re-encoding keeps every frame
+                clean=None if row["level"] == ORIGINAL else original.video,
             )
         )
     return recordings
+
+
+def level_index(group: str) -> int:
+    """The level number of a ladder recording's group ("2-x264-500k" -> 2; original: 0)."""
+    head = group.split("-", 1)[0]
+    if not head.isdigit():
+        raise DatasetError(f"{group!r} is not a compression-ladder level; use dataset ladder")
+    return int(head)
+
+
+def source_id(recording_id: str) -> str:
+    """The original recording's id of a ladder recording ("2-x264-500k/s3" -> "s3")."""
+    return recording_id.split("/", 1)[-1]

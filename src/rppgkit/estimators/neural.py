@@ -12,7 +12,7 @@ import numpy as np
 from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
 from rppgkit.estimators.registry import register
-from rppgkit.models import BUILTIN
+from rppgkit.models import PULSE_MODELS
 
 
 def network_estimate(
@@ -40,7 +40,7 @@ def _need(weights: str | None, name: str) -> str:
     return weights
 
 
-for _name in BUILTIN:
+for _name in PULSE_MODELS:
     register(_name, input_kind="clip", description=f"neural network {_name} (needs --weights)")(
         functools.partial(network_estimate, name=_name)
     )

@@ -17,8 +17,15 @@ from rppgkit.errors import RppgError
 if TYPE_CHECKING:
     from torch import nn
 
-# model name -> the module that registers it; estimators are registered for each of these
-BUILTIN: dict[str, str] = {"physnet": "rppgkit.models.physnet", "rppgnet": "rppgkit.models.rppgnet"}
+# model name -> the module that registers it
+BUILTIN: dict[str, str] = {
+    "physnet": "rppgkit.models.physnet",
+    "rppgnet": "rppgkit.models.rppgnet",
+    "stven": "rppgkit.models.rppgnet",
+    "stven+rppgnet": "rppgkit.models.rppgnet",
+}
+# the models whose output is a pulse: each is also an estimator (given --weights)
+PULSE_MODELS = ("physnet", "rppgnet", "stven+rppgnet")
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -46,8 +53,8 @@ def create(name: str, **kwargs: object) -> nn.Module:
         raise RppgError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}")
     try:
         return _MODELS[key](**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise RppgError(f"model {key!r}: {exc}; check the model options in the config") from None
 
 
-__all__ = ["BUILTIN", "available_models", "create", "register_model"]
+__all__ = ["BUILTIN", "PULSE_MODELS", "available_models", "create", "register_model"]

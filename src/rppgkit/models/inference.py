@@ -68,7 +68,7 @@ def network_pulse(net: Network, crops: np.ndarray, fs: float) -> np.ndarray:
         raise RppgError("the video is too short for a neural estimator")
     take = np.clip(np.round(grid * fs).astype(int), 0, n - 1)  # nearest frame at the net's rate
     window = spec.frames
-    starts = _window_starts(len(grid), window)
+    starts = window_starts(len(grid), window)
     weights = np.hanning(window + 2)[1:-1]
     total = np.zeros(max(len(grid), window))
     norm = np.zeros_like(total)
@@ -85,7 +85,7 @@ def network_pulse(net: Network, crops: np.ndarray, fs: float) -> np.ndarray:
     return np.interp(t, grid, pulse)
 
 
-def _window_starts(length: int, window: int) -> list[int]:
+def window_starts(length: int, window: int) -> list[int]:
     """Half-overlapping windows covering every sample; the last one ends at the end."""
     if length <= window:
         return [0]

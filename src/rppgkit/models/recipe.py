@@ -20,6 +20,8 @@ from rppgkit.errors import RppgError
 BUILTIN_RECIPES: dict[str, str] = {
     "physnet": "rppgkit.models.physnet.recipe",
     "rppgnet": "rppgkit.models.rppgnet.recipe",
+    "stven": "rppgkit.models.rppgnet.recipe",
+    "stven+rppgnet": "rppgkit.models.rppgnet.recipe",
 }
 _RECIPES: dict[str, type[Recipe]] = {}
 
@@ -28,6 +30,10 @@ class Recipe:
     """Base of the training recipes; subclasses set `model_name` and implement `loss`."""
 
     model_name: str = ""
+    paired: bool = False  # learns from compression-ladder pairs (batches add clean, level)
+
+    def setup(self, model: nn.Module) -> None:
+        """Before training: load pre-trained parts and freeze what the recipe does not train."""
 
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], spec: ClipSpec
@@ -36,8 +42,9 @@ class Recipe:
         cut and normalised as `spec` says)."""
         raise NotImplementedError
 
-    def predict(self, model: nn.Module, clip: torch.Tensor) -> torch.Tensor:
-        """The pulse ``[B, T]`` the trained model reads from clips ``[B, 3, T, H, W]``."""
+    def predict(self, model: nn.Module, clip: torch.Tensor) -> torch.Tensor | None:
+        """The pulse ``[B, T]`` the trained model reads from clips ``[B, 3, T, H, W]`` (None for
+        a model that gives no pulse)."""
         return model(clip)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
+from rppgkit.train.augment import Augment
 
 
 class _Section(BaseModel):
@@ -50,6 +51,26 @@ class ClipConfig(_Section):
         return ClipSpec(**self.model_dump())
 
 
+class AugmentConfig(_Section):
+    """Training-clip augmentations (rppgkit.train.augment); the defaults change nothing."""
+
+    speed: tuple[float, float] = (1.0, 1.0)  # heart-rate factor range, e.g. [0.7, 1.4]
+    noise: float = Field(default=0.0, ge=0)  # largest noise standard deviation, grey levels
+    flip: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AugmentConfig:
+        lo, hi = self.speed
+        if not 0 < lo <= hi:
+            raise ValueError(
+                f"augment.speed must be [low, high] with 0 < low <= high, not {[lo, hi]}"
+            )
+        return self
+
+    def build(self) -> Augment:
+        return Augment(**self.model_dump())
+
+
 class DataConfig(_Section):
     """Either one dataset split by rule or by subject lists (`dataset`, `root`, `split`), or
     explicit lists of sources per split (`train`, `val`, `test`)."""
@@ -61,6 +82,7 @@ class DataConfig(_Section):
     val: list[Source] = Field(default_factory=list)
     test: list[Source] = Field(default_factory=list)
     clip: ClipConfig = Field(default_factory=ClipConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)  # training split only
     step: int | None = Field(default=None, gt=0)  # between chunk starts; default frames // 2
     cache: str = "rppgkit-cache"
     detector: str = "yunet"

@@ -19,7 +19,9 @@ from rppgkit.clip.cache import CachedRecording, chunk_starts
 from rppgkit.clip.normalize import normalize_frames, normalize_label
 from rppgkit.datasets import Recording, load_dataset
 from rppgkit.datasets.base import DatasetError
+from rppgkit.datasets.ladder import level_index, source_id
 from rppgkit.datasets.splits import split_by_list, split_by_rule
+from rppgkit.train import augment
 from rppgkit.train.config import DataConfig
 
 SPLITS = ("train", "val", "test")
@@ -50,41 +52,137 @@ def resolve_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
     return out
 
 
-class ClipDataset(Dataset):
-    """Overlapping chunks of cached recordings, normalised as the spec says.
+class _Chunks(Dataset):
+    """Chunks ``items`` of cached recordings; the epoch seeds per-clip augmentation."""
+
+    items: list[tuple[int, int]]
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class ClipDataset(_Chunks):
+    """Overlapping chunks of cached recordings, normalised as the spec says, augmented (for
+    training) as `aug` says.
 
     Items are dicts: ``clip`` float32 ``[3, T, H, W]``, ``label`` float32 ``[T]``, ``skin``
     uint8 ``[T, H, W]`` (0/1 skin mask of each crop), ``index``.
     """
 
-    def __init__(self, recordings: list[CachedRecording], spec: ClipSpec, step: int) -> None:
+    def __init__(
+        self,
+        recordings: list[CachedRecording],
+        spec: ClipSpec,
+        step: int,
+        aug: augment.Augment | None = None,
+        seed: int = 0,
+    ) -> None:
         self.recordings, self.spec = recordings, spec
-        self.items = [
-            (i, start)
-            for i, rec in enumerate(recordings)
-            for start in chunk_starts(rec.valid(), spec.frames, step)
-        ]
-        self._open: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.items)
+        self.aug = aug if aug is not None and aug.active else None
+        self.seed = seed
+        self.items: list[tuple[int, int]] = []
+        self._room: list[int] = []  # valid samples from each item's start on
+        for i, rec in enumerate(recordings):
+            valid = rec.valid()
+            room = _valid_run(valid)
+            for start in chunk_starts(valid, spec.frames, step):
+                self.items.append((i, start))
+                self._room.append(int(room[start]))
+        self._arrays = _Arrays()
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, start = self.items[index]
-        if i not in self._open:  # memory maps are opened lazily, once per worker process
-            rec = self.recordings[i]
-            self._open[i] = (rec.frames(), rec.label(), rec.skin())
-        frames, label, skin = self._open[i]
-        stop = start + self.spec.frames
-        clip = normalize_frames(np.asarray(frames[start:stop]), self.spec.norm)
+        frames, label, skin = self._arrays[self.recordings[i]]
+        n = self.spec.frames
+        if self.aug is None:
+            x, y, s = frames[start : start + n], label[start : start + n], skin[start : start + n]
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            d = augment.draw(self.aug, rng)
+            stop = start + min(augment.span(n, d.factor), self._room[index])
+            x, y, s = augment.apply(
+                frames[start:stop], label[start:stop], skin[start:stop], n, d, rng
+            )
         return {
-            "clip": torch.from_numpy(clip).permute(3, 0, 1, 2).contiguous(),
+            "clip": _clip(x, self.spec.norm),
+            "label": torch.from_numpy(normalize_label(np.asarray(y), self.spec.norm)),
+            "skin": torch.from_numpy(np.array(s)),
+            "index": torch.tensor(index),
+        }
+
+
+class PairedClipDataset(_Chunks):
+    """Chunks of a compression ladder (dataset ``ladder``), each re-encoded clip beside the
+    same chunk of its original: STVEN's training pairs. The cache cuts every level at the
+    original's face track, so a pair is aligned pixel for pixel.
+
+    Items are ClipDataset's (``clip`` is the re-encoded clip) plus ``clean`` (the original's
+    clip) and ``level`` (the re-encoding's ladder level, 1..).
+    """
+
+    def __init__(self, recordings: list[CachedRecording], spec: ClipSpec, step: int) -> None:
+        self.spec = spec
+        by_source: dict[str, dict[int, CachedRecording]] = {}
+        for rec in recordings:
+            by_source.setdefault(source_id(rec.id), {})[level_index(rec.group)] = rec
+        self.pairs: list[tuple[CachedRecording, CachedRecording, int]] = []
+        self.items: list[tuple[int, int]] = []
+        for source, levels in by_source.items():
+            if 0 not in levels:
+                raise DatasetError(
+                    f"the ladder holds no original (level 0) of {source}; keep level 0 in the "
+                    "data split, as STVEN learns from pairs"
+                )
+            clean = levels.pop(0)
+            for k, rec in sorted(levels.items()):
+                valid = rec.valid()[: clean.length] & clean.valid()[: rec.length]
+                for start in chunk_starts(valid, spec.frames, step):
+                    self.items.append((len(self.pairs), start))
+                self.pairs.append((rec, clean, k))
+        self.levels = 1 + max((k for _, _, k in self.pairs), default=0)
+        self._arrays = _Arrays()
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        p, start = self.items[index]
+        rec, clean, level = self.pairs[p]
+        stop = start + self.spec.frames
+        frames, label, skin = self._arrays[clean]
+        return {
+            "clip": _clip(self._arrays[rec][0][start:stop], self.spec.norm),
+            "clean": _clip(frames[start:stop], self.spec.norm),
+            "level": torch.tensor(level),
             "label": torch.from_numpy(
                 normalize_label(np.asarray(label[start:stop]), self.spec.norm)
             ),
             "skin": torch.from_numpy(np.array(skin[start:stop])),
             "index": torch.tensor(index),
         }
+
+
+class _Arrays(dict):
+    """Each recording's memory maps, opened lazily once per (worker) process."""
+
+    def __missing__(self, rec: CachedRecording) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self[rec] = (rec.frames(), rec.label(), rec.skin())
+        return self[rec]
+
+
+def _clip(frames: np.ndarray, norm: str) -> torch.Tensor:
+    """Frames [T, H, W, 3] as a normalised clip tensor [3, T, H, W]."""
+    x = normalize_frames(np.asarray(frames), norm)
+    return torch.from_numpy(x).permute(3, 0, 1, 2).contiguous()
+
+
+def _valid_run(valid: np.ndarray) -> np.ndarray:
+    """For each sample, how many consecutive valid samples start there."""
+    run = np.zeros(len(valid) + 1, np.int64)
+    for t in range(len(valid) - 1, -1, -1):
+        run[t] = run[t + 1] + 1 if valid[t] else 0
+    return run[:-1]
 
 
 class GlobalBatchSampler(Sampler[list[int]]):

@@ -39,7 +39,13 @@ from rppgkit.models.recipe import Recipe, create_recipe
 from rppgkit.progress import progress_bar
 from rppgkit.pulse import heart_rate
 from rppgkit.train.config import Config
-from rppgkit.train.data import SPLITS, ClipDataset, GlobalBatchSampler, resolve_splits
+from rppgkit.train.data import (
+    SPLITS,
+    ClipDataset,
+    GlobalBatchSampler,
+    PairedClipDataset,
+    resolve_splits,
+)
 from rppgkit.train.distributed import Context, setup, sync_batchnorm
 
 HR_BAND_HZ = (0.7, 3.0)
@@ -88,9 +94,15 @@ class _Run:
         _seed(cfg.train.seed, cfg.train.deterministic)
         torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // ctx.world))
         data = self._data()
-        model = create(cfg.model.name, **cfg.model.options).to(ctx.device)
-        model = sync_batchnorm(model, ctx)  # statistics over the global batch, as on one process
+        model = create(cfg.model.name, **cfg.model.options)
         recipe = create_recipe(cfg.recipe_name, **cfg.recipe.options)
+        if recipe.paired and ctx.world > 1:
+            raise RppgError(
+                f"recipe {cfg.recipe_name!r} trains on one process; run it without torchrun"
+            )
+        recipe.setup(model)
+        model = model.to(ctx.device)
+        model = sync_batchnorm(model, ctx)  # statistics over the global batch, as on one process
         optimizer = _optimizer(cfg, model)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
         amp = cfg.train.amp and ctx.device.type == "cuda"
@@ -114,7 +126,7 @@ class _Run:
         if ctx.world > 1:
             ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
             net = DistributedDataParallel(model, device_ids=ids)
-        train_set = ClipDataset(data["train"], self.spec, self.step)
+        train_set = self._dataset(recipe, data["train"], model, training=True)
         if len(train_set) < cfg.train.batch_size:
             raise RppgError(
                 f"the training split has {len(train_set)} clips, fewer than one batch of "
@@ -129,11 +141,12 @@ class _Run:
             num_workers=cfg.data.loader_workers,
             pin_memory=ctx.device.type == "cuda",
         )
-        val_set = ClipDataset(data["val"], self.spec, self.spec.frames)
+        val_set = self._dataset(recipe, data["val"], model)
         board = self._tensorboard() if ctx.main else None
         for epoch in range(len(history), cfg.train.epochs):
             torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # dropout etc. repeat on resume
             sampler.set_epoch(epoch)
+            train_set.set_epoch(epoch)
             lr = optimizer.param_groups[0]["lr"]
             start = time.perf_counter()
             loss = self._epoch(net, recipe, loader, optimizer, scaler, amp, amp_dtype)
@@ -185,10 +198,31 @@ class _Run:
         test = None
         if data["test"] and (self.out / "best.pt").exists():
             model.load_state_dict(load_checkpoint(self.out / "best.pt")["state_dict"])
-            test = self.score(model, recipe, ClipDataset(data["test"], self.spec, self.spec.frames))
+            tests = self._dataset(recipe, data["test"], model)
+            test = self.score(model, recipe, tests)
             if ctx.main:
                 write_text(self.out / "test.csv", _csv([{"split": "test", **test}]))
         return TrainResult(self.out, history, int(best["epoch"]), test)
+
+    def _dataset(
+        self, recipe: Recipe, recs: list[CachedRecording], model: nn.Module, training: bool = False
+    ) -> ClipDataset | PairedClipDataset:
+        """Chunks of the recordings (or compression-ladder pairs, for a paired recipe): the
+        training split overlapping and augmented, the others back to back."""
+        step = self.step if training else self.spec.frames
+        aug = self.cfg.data.augment.build() if training else None
+        if not recipe.paired:
+            return ClipDataset(recs, self.spec, step, aug, self.cfg.train.seed)
+        if aug is not None and aug.active:
+            raise RppgError("data.augment does not apply to paired (STVEN) training; remove it")
+        pairs = PairedClipDataset(recs, self.spec, step)
+        levels = getattr(model, "levels", pairs.levels)
+        if pairs.levels > levels:
+            raise RppgError(
+                f"the ladder has {pairs.levels} levels but the model {levels}; set "
+                f"model.options.levels={pairs.levels}"
+            )
+        return pairs
 
     def _data(self) -> dict[str, list[CachedRecording]]:
         """Cut the clips on the main process (in parallel), then share the result."""
@@ -249,7 +283,9 @@ class _Run:
         return total / max(count, 1)
 
     @torch.no_grad()
-    def score(self, model: nn.Module, recipe: Recipe, data: ClipDataset) -> dict[str, float]:
+    def score(
+        self, model: nn.Module, recipe: Recipe, data: ClipDataset | PairedClipDataset
+    ) -> dict[str, float]:
         """Mean loss, and the MAE of per-clip spectral HR against the label's HR."""
         if not len(data):
             return {"loss": float("nan"), "mae": float("nan"), "clips": 0}
@@ -263,8 +299,10 @@ class _Run:
             losses.append(float(recipe.loss(model, batch, self.spec)))
             if not hr:
                 continue
-            pred = recipe.predict(model, batch["clip"]).float().cpu().numpy()
-            for p, y in zip(pred, batch["label"].cpu().numpy()):
+            pred = recipe.predict(model, batch["clip"])
+            if pred is None:  # a model without a pulse (STVEN alone): the loss only
+                continue
+            for p, y in zip(pred.float().cpu().numpy(), batch["label"].cpu().numpy()):
                 est = heart_rate(to_pulse(p, norm), fs, HR_BAND_HZ).bpm
                 ref = heart_rate(to_pulse(y, norm), fs, HR_BAND_HZ).bpm
                 errors.append(abs(est - ref))

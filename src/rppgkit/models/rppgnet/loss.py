@@ -10,6 +10,7 @@ from rppgkit.models.rppgnet.network import RPPGNetOutput
 
 SKIN_WEIGHT = 0.1
 PARTS_WEIGHT = 0.5
+FEATURE_WEIGHT = 1.0  # the perceptual loss's block A and B feature terms
 
 
 def rppgnet_loss(
@@ -32,3 +33,43 @@ def rppgnet_loss(
             out.skin.float().clamp(1e-6, 1 - 1e-6), skin.float()
         )
     return loss
+
+
+def stven_loss(
+    stven: nn.Module, compressed: torch.Tensor, clean: torch.Tensor, level: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """STVEN's reconstruction and cycle losses for clips `compressed` at `level` and their
+    `clean` originals (level 0); returns the loss and the restored clip ``G(compressed, 0)``.
+
+    ``L_rec = ||c_0 - G(c_k, 0)||_2^2 + ||c_k - G(c_0, k)||_1`` and
+    ``L_cyc = ||c_k - G(G(c_k, 0), k)||_1 + ||c_0 - G(G(c_0, k), 0)||_1`` (means over pixels).
+    The released code adds the PSNR of the restoration to the loss, which rewards a *lower*
+    PSNR; the MSE term here pulls the restoration towards the original as the paper means.
+    """
+    f = nn.functional
+    restored = stven(compressed, 0)
+    degraded = stven(clean, level)
+    rec = f.mse_loss(restored, clean) + f.l1_loss(degraded, compressed)
+    cyc = f.l1_loss(stven(restored, level), compressed) + f.l1_loss(stven(degraded, 0), clean)
+    return rec + cyc, restored
+
+
+def perceptual_loss(enhanced: RPPGNetOutput, clean: RPPGNetOutput) -> torch.Tensor:
+    """The joint stage's perceptual loss: what the frozen rPPGNet sees in the enhanced clip
+    against what it sees in the clean one -- ``0.1 MSE(skin maps) + 0.5 sum NegPearson(partition
+    signals) + NegPearson(global) + MSE(block A features) + MSE(block B features)``."""
+    f = nn.functional
+    parts = sum(
+        neg_pearson(enhanced.partitions[:, i], clean.partitions[:, i])
+        for i in range(enhanced.partitions.shape[1])
+    )
+    return (
+        SKIN_WEIGHT * f.mse_loss(enhanced.skin, clean.skin)
+        + PARTS_WEIGHT * parts
+        + neg_pearson(enhanced.signal, clean.signal)
+        + FEATURE_WEIGHT
+        * (
+            f.mse_loss(enhanced.features_a, clean.features_a)
+            + f.mse_loss(enhanced.features_b, clean.features_b)
+        )
+    )

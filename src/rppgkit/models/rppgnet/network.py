@@ -21,14 +21,17 @@ def _bn_relu(channels: int) -> list[nn.Module]:
 
 
 class STConv(nn.Sequential):
-    """R(2+1)D convolution: spatial [1,k,k] -> BN -> ReLU -> temporal [k,1,1], with the middle
-    width chosen so the parameter count matches a full k x k x k convolution."""
+    """R(2+1)D convolution: spatial [1,k,k] -> norm -> ReLU -> temporal [k,1,1], with the middle
+    width chosen so the parameter count matches a full k x k x k convolution. The norm is
+    BatchNorm (rPPGNet) or InstanceNorm (STVEN, whose statistics must not mix clips)."""
 
-    def __init__(self, cin: int, cout: int, k: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, k: int = 3, instance_norm: bool = False) -> None:
         mid = (k * k * k * cin * cout) // (k * k * cin + k * cout)
+        norm = nn.InstanceNorm3d(mid, affine=True) if instance_norm else nn.BatchNorm3d(mid)
         super().__init__(
             nn.Conv3d(cin, mid, (1, k, k), padding=(0, k // 2, k // 2)),
-            *_bn_relu(mid),
+            norm,
+            nn.ReLU(inplace=True),
             nn.Conv3d(mid, cout, (k, 1, 1), padding=(k // 2, 0, 0)),
         )
 

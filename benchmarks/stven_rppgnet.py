@@ -1,0 +1,178 @@
+"""Seed 000 on synthetic data: rPPGNet, STVEN and STVEN+rPPGNet at every compression level.
+
+1. Takes a subset of the synthetic training data (rendered by benchmarks/train_physnet.py's
+   renderer: rppgkit.synth.write_training_set): training conditions baseline, skin type V,
+   motion 1, lighting 1 (24 videos, 6 subjects); validation baseline and lighting 2 (4 videos);
+   test baseline, lighting 2 and motion 2 of 4 other subjects (12 videos).
+2. Builds each split's compression ladder: the original, x264 1000k, x264 250k, x265 250k,
+   MPEG-4 250k (the paper's five levels).
+3. Trains stage 1 (configs/rppgnet-synthetic.yaml), its two ablations (without skin attention,
+   without the partition loss), stage 2 (configs/stven-synthetic.yaml) and stage 3
+   (configs/stven-rppgnet-synthetic.yaml); each stage's wall time is recorded.
+4. Evaluates POS, rPPGNet, the ablations and STVEN+rPPGNet on the test ladder (per-window HR,
+   10 s windows, 1 s step) and the PSNR of the compressed and the STVEN-restored face clips
+   against the original's clips, per level.
+
+Usage: python benchmarks/stven_rppgnet.py      (every step resumes: finished work is kept)
+Results: benchmarks/out/stven/{summary.json, results.md}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rppgkit.clip.cache import prepare
+from rppgkit.datasets import load_dataset
+from rppgkit.datasets.ladder import build_ladder, parse_levels
+from rppgkit.evaluate import evaluate
+from rppgkit.models.inference import load_network
+from rppgkit.pipeline import Options
+from rppgkit.synth import write_training_set
+from rppgkit.train import load_config, train
+from rppgkit.train.data import PairedClipDataset
+
+WORK = Path("benchmarks/out/stven")
+DATA = Path("benchmarks/out/physnet/data")  # shared with benchmarks/train_physnet.py
+LEVELS = "x264:1000k,x264:250k,x265:250k,mpeg4:250k"
+SUBSET = {
+    "train": ("baseline", "tone-5", "motion-1", "lighting-1"),
+    "val": ("baseline", "lighting-2"),
+    "test": ("baseline", "lighting-2", "motion-2"),
+}
+STAGES = {  # name: (config, overrides)
+    "rppgnet": ("configs/rppgnet-synthetic.yaml", []),
+    "rppgnet-no-attention": (
+        "configs/rppgnet-synthetic.yaml",
+        ["model.options.attention=false", f"log.out={WORK}/rppgnet-no-attention"],
+    ),
+    "rppgnet-no-partitions": (
+        "configs/rppgnet-synthetic.yaml",
+        ["recipe.options.partitions=false", f"log.out={WORK}/rppgnet-no-partitions"],
+    ),
+    "stven": ("configs/stven-synthetic.yaml", []),
+    "joint": ("configs/stven-rppgnet-synthetic.yaml", []),
+}
+EVALUATIONS = {  # column: (method, checkpoint or None)
+    "POS": ("pos", None),
+    "rPPGNet": ("rppgnet", WORK / "rppgnet/best.pt"),
+    "rPPGNet w/o attention": ("rppgnet", WORK / "rppgnet-no-attention/best.pt"),
+    "rPPGNet w/o partitions": ("rppgnet", WORK / "rppgnet-no-partitions/best.pt"),
+    "STVEN+rPPGNet": ("stven+rppgnet", WORK / "joint/best.pt"),
+}
+
+
+def main() -> None:
+    summary: dict[str, object] = {"levels": LEVELS}
+    write_training_set(DATA)
+    start = time.perf_counter()
+    for split, conditions in SUBSET.items():
+        folder = WORK / "data" / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for condition in conditions:
+            link = folder / condition
+            if not link.exists():
+                link.symlink_to((DATA / split / condition).resolve())
+        build_ladder("synthetic", folder, WORK / "ladder" / split, parse_levels(LEVELS))
+    summary["ladder_s"] = time.perf_counter() - start
+
+    stages: dict[str, object] = {}
+    for name, (config, overrides) in STAGES.items():
+        cfg = load_config(config, overrides)
+        start = time.perf_counter()
+        result = train(cfg, resume=(Path(cfg.log.out) / "last.pt").exists(), on_progress=print)
+        stages[name] = {
+            "wall_s": time.perf_counter() - start,  # ~0 when it had finished before
+            "epochs_s": sum(r["epoch_s"] for r in result.history),
+            "clips_per_s": float(np.median([r["clips_per_s"] for r in result.history])),
+            "best_epoch": result.best_epoch,
+            "history": result.history,
+        }
+    summary["stages"] = stages
+
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for column, (method, weights) in EVALUATIONS.items():
+        opts = Options(weights=str(weights) if weights else None)
+        out = WORK / "eval" / column.replace(" ", "-").replace("/", "")
+        ev = evaluate("ladder", WORK / "ladder" / "test", [method], out, opts, workers=2)
+        results[column] = {
+            name.split(" @ ")[-1] if " @ " in name else "all": {
+                k: per["window"][k].value for k in ("mae", "rmse", "pearson_r")
+            }
+            for name, per in ev.metrics.items()
+        }
+    summary["hr"] = results
+    summary["psnr"] = psnr_by_level()
+    (WORK / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    (WORK / "results.md").write_text(tables(summary))
+    print(tables(summary))
+
+
+def psnr_by_level() -> dict[str, dict[str, float]]:
+    """PSNR (dB, 8-bit peak) of the compressed and the restored 64-frame clips of the test
+    ladder against the original's clips, pooled over each level's clips."""
+    net = load_network(WORK / "joint" / "best.pt")
+    cfg = load_config("configs/stven-rppgnet-synthetic.yaml")
+    recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), net.spec, cfg.data.cache)
+    pairs = PairedClipDataset(recs, net.spec, net.spec.frames)
+    names = {k: rec.group for rec, _, k in pairs.pairs}
+    sums = {k: np.zeros(2) for k in names}
+    counts = dict.fromkeys(names, 0)
+    with torch.inference_mode():
+        for i in range(len(pairs)):
+            item = pairs[i]
+            k = int(item["level"])
+            restored = net.model.stven(item["clip"][None], 0)[0].clamp(0, 1)
+            for j, x in enumerate((item["clip"], restored)):
+                sums[k][j] += float(torch.mean((x - item["clean"]) ** 2))
+            counts[k] += 1
+    return {
+        names[k]: {
+            "compressed_db": float(10 * np.log10(1 / (sums[k][0] / counts[k]))),
+            "enhanced_db": float(10 * np.log10(1 / (sums[k][1] / counts[k]))),
+            "clips": counts[k],
+        }
+        for k in sorted(names)
+    }
+
+
+def tables(summary: dict) -> str:
+    hr, psnr = summary["hr"], summary["psnr"]
+    levels = [lv for lv in hr["POS"] if lv != "all"]
+    main = ["POS", "rPPGNet", "STVEN+rPPGNet"]
+    lines = [
+        "Per-window HR on the test ladder (12 videos x 5 levels; MAE and RMSE in bpm):",
+        "",
+        "| level | " + " | ".join(f"{c} MAE / RMSE / r" for c in main) + " | PSNR compressed | "
+        "PSNR enhanced |",
+        "|---" * (len(main) + 3) + "|",
+    ]
+    for lv in levels:
+        cells = [
+            f"{hr[c][lv]['mae']:.2f} / {hr[c][lv]['rmse']:.2f} / {hr[c][lv]['pearson_r']:.2f}"
+            for c in main
+        ]
+        p = psnr.get(lv)
+        extra = [f"{p['compressed_db']:.2f} dB", f"{p['enhanced_db']:.2f} dB"] if p else ["-", "-"]
+        lines.append(f"| {lv} | " + " | ".join(cells + extra) + " |")
+    ablations = ["rPPGNet", "rPPGNet w/o attention", "rPPGNet w/o partitions"]
+    lines += ["", "Ablation of rPPGNet (per-window HR MAE, bpm):", ""]
+    lines += ["| level | " + " | ".join(ablations) + " |", "|---" * (len(ablations) + 1) + "|"]
+    for lv in [*levels, "all"]:
+        lines.append(f"| {lv} | " + " | ".join(f"{hr[c][lv]['mae']:.2f}" for c in ablations) + " |")
+    lines += ["", "Training time per stage (this machine's CPU, 2 cores):", ""]
+    lines += ["| stage | epochs | wall time | clips/s |", "|---|---|---|---|"]
+    for name, s in summary["stages"].items():
+        lines.append(
+            f"| {name} | {len(s['history'])} | {s['epochs_s'] / 60:.1f} min | "
+            f"{s['clips_per_s']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

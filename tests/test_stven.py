@@ -1,0 +1,220 @@
+"""STVEN and the joint stage of seed 000: the generator's shapes and level conditioning, its
+losses (restoration must raise PSNR: the released code's sign bug would lower it), ladder pairs
+cut at the original's face track, the three training stages end to end, the `stven+rppgnet`
+estimator and `rppgkit enhance`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rppgkit.cli import app
+from rppgkit.clip import ClipSpec
+from rppgkit.clip.cache import prepare
+from rppgkit.datasets import load_dataset
+from rppgkit.datasets.ladder import build_ladder, level_index, parse_levels, source_id
+from rppgkit.errors import RppgError
+from rppgkit.models import create
+from rppgkit.models.rppgnet import RPPGNet, perceptual_loss, stven_loss
+from rppgkit.models.rppgnet.stven import STVEN
+from rppgkit.pipeline import Options, measure
+from rppgkit.synth import SynthConfig, write_synth
+from rppgkit.train import train
+from rppgkit.train.config import validate
+from rppgkit.train.data import PairedClipDataset
+from rppgkit.video.reader import open_video
+
+SPEC = {"frames": 16, "size": 16, "fs": 30.0, "norm": "raw"}
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(1.0 / nn_mse(a.detach(), b)))
+
+
+def nn_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.mse_loss(a, b)
+
+
+def test_stven_shapes_levels_and_errors() -> None:
+    torch.manual_seed(0)
+    g = STVEN(levels=3, width=16, blocks=1)
+    x = torch.rand(2, 3, 8, 16, 16)
+    y0, y2 = g(x, 0), g(x, torch.tensor([2, 2]))
+    assert y0.shape == x.shape and not torch.allclose(y0, y2)  # the level conditions the output
+    assert g.encoder[0].in_channels == 3 + 3
+    with pytest.raises(ValueError, match="beyond this STVEN's 3 levels"):
+        g(x, 3)
+    with pytest.raises(ValueError, match="even clip length"):
+        g(torch.rand(1, 3, 7, 16, 16), 0)
+    paper = STVEN()  # the paper's widths: 64 -> 128 -> 512 channels, 5 levels
+    assert [paper.encoder[i].out_channels for i in (0, 3, 6)] == [64, 128, 512]
+
+
+def test_stven_training_raises_the_psnr_of_the_restoration() -> None:
+    torch.manual_seed(0)
+    clean = torch.rand(4, 3, 8, 16, 16) * 0.5 + 0.25
+    compressed = (clean * 8).round() / 8  # coarse quantisation, as a codec does
+    level = torch.ones(4, dtype=torch.long)
+    g = STVEN(levels=2, width=16, blocks=1)
+    opt = torch.optim.Adam(g.parameters(), lr=3e-3)
+    before = psnr(g(compressed, 0), clean)
+    for _ in range(60):
+        loss, _ = stven_loss(g, compressed, clean, level)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = psnr(g(compressed, 0), clean)
+    assert after > before + 5  # the loss pulls the restoration towards the original
+
+    class Identity(torch.nn.Module):
+        def forward(self, x: torch.Tensor, level: object) -> torch.Tensor:
+            return x
+
+    loss, restored = stven_loss(Identity(), compressed, clean, level)
+    expected = nn_mse(compressed, clean) + (compressed - clean).abs().mean()  # cycles are 0
+    assert torch.equal(restored, compressed) and float(loss) == pytest.approx(float(expected))
+
+
+def test_perceptual_loss_compares_what_rppgnet_sees() -> None:
+    torch.manual_seed(0)
+    net = RPPGNet(width=8)  # batch statistics: untrained running ones flatten the signals
+    wave = torch.sin(torch.arange(16) / 2.0)[None, None, :, None, None]
+    x = 0.5 + 0.3 * wave + 0.05 * torch.rand(2, 3, 16, 32, 32)  # a signal for the Pearson terms
+    same = perceptual_loss(net(x), net(x))
+    other = perceptual_loss(net(x + 0.3 * torch.rand_like(x)), net(x))
+    assert float(same.detach()) == pytest.approx(0.0, abs=1e-4) and float(other.detach()) > 0.01
+
+
+# --- a tiny compression ladder, its pairs, and the three stages ------------------------------
+
+
+@pytest.fixture(scope="module")
+def ladder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("stven")
+    for seed in (0, 1, 2):
+        config = SynthConfig(width=160, height=120, duration_s=6, hr_bpm=66 + 12 * seed, seed=seed)
+        write_synth(config, root / "data" / f"s{seed}")
+    build_ladder("synthetic", root / "data", root / "ladder", parse_levels("x264:60k"))
+    return root
+
+
+def test_ladder_levels_are_cut_at_the_originals_face_track(ladder: Path, tmp_path: Path) -> None:
+    recs = load_dataset("ladder", ladder / "ladder")
+    assert [level_index(r.group) for r in recs[:2]] == [0, 1]
+    assert source_id(recs[1].id) == source_id(recs[0].id) == "s0" and recs[1].clean == recs[0].video
+    with pytest.raises(RppgError, match="not a compression-ladder level"):
+        level_index("baseline")
+    spec = ClipSpec(**SPEC)
+    cached, skipped = prepare(recs[:2], spec, tmp_path / "cache")
+    assert not skipped and cached[0].length == cached[1].length
+    clean, coded = (np.asarray(c.frames(), np.float32) for c in cached)
+    assert np.abs(clean - coded).mean() < 6  # same boxes: only the codec's error is left
+    assert np.array_equal(cached[0].skin(), cached[1].skin())  # the exact masks, both levels
+
+    pairs = PairedClipDataset(cached, spec, 16)
+    item = pairs[0]
+    assert pairs.levels == 2 and int(item["level"]) == 1
+    assert item["clip"].shape == item["clean"].shape == (3, 16, 16, 16)
+    assert float(item["clip"].min()) >= 0 and float(item["clip"].max()) <= 1  # Raw clips
+    with pytest.raises(RppgError, match="no original"):
+        PairedClipDataset(cached[1:], spec, 16)
+
+
+def stage(ladder: Path, out: Path, model: dict, recipe: dict | None = None) -> dict:
+    subjects = {"train": ["s0", "s1"], "val": ["s2"], "test": ["s2"]}
+    return {
+        "data": {
+            "clip": SPEC,
+            "step": 8,
+            "workers": 1,
+            "cache": str(ladder / "cache"),
+            **{
+                split: [{"dataset": "ladder", "root": str(ladder / "ladder"), "subjects": names}]
+                for split, names in subjects.items()
+            },
+        },
+        "model": model,
+        "recipe": recipe or {},
+        "train": {"epochs": 1, "batch_size": 4, "threads": 1, "select": "loss"},
+        "log": {"out": str(out), "progress": False},
+    }
+
+
+def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -> None:
+    first = train(
+        validate(stage(ladder, tmp_path / "rppgnet", {"name": "rppgnet", "options": {"width": 8}}))
+    )
+    assert np.isfinite(first.history[0]["val_loss"])
+    small = {"levels": 2, "width": 8, "blocks": 1}
+    second = train(validate(stage(ladder, tmp_path / "stven", {"name": "stven", "options": small})))
+    assert np.isfinite(second.history[0]["val_loss"]) and np.isnan(second.history[0]["val_mae"])
+
+    joint_model = {
+        "name": "stven+rppgnet",
+        "options": {"levels": 2, "stven_width": 8, "stven_blocks": 1, "rppgnet_width": 8},
+    }
+    options = {
+        "rppgnet": str(tmp_path / "rppgnet" / "best.pt"),
+        "stven": str(tmp_path / "stven" / "best.pt"),
+    }
+    frozen = create("rppgnet", width=8)
+    frozen.load_state_dict(
+        torch.load(tmp_path / "rppgnet" / "best.pt", weights_only=True)["state_dict"]
+    )
+    third = train(validate(stage(ladder, tmp_path / "joint", joint_model, {"options": options})))
+    assert np.isfinite(third.history[0]["val_loss"])
+    joint = torch.load(tmp_path / "joint" / "best.pt", weights_only=True)["state_dict"]
+    for key, value in frozen.state_dict().items():  # rPPGNet stayed frozen, BatchNorm included
+        torch.testing.assert_close(joint[f"rppgnet.{key}"], value, rtol=0, atol=0)
+
+    video = ladder / "ladder" / "1-x264-60k" / "s2" / "video.mkv"
+    weights = str(tmp_path / "joint" / "best.pt")
+    m = measure(video, Options(method="stven+rppgnet", weights=weights, window_s=4))
+    assert m.pulse.shape == m.times.shape and np.isfinite(m.heart_rate.bpm)
+
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["enhance", str(video), str(tmp_path / "e.mkv"), "--weights", weights]
+    )
+    assert done.exit_code == 0, done.stderr
+    info = open_video(tmp_path / "e.mkv").info
+    assert (info.width, info.height) == (16, 16) and info.n_frames == pytest.approx(180, abs=2)
+    bad = runner.invoke(app, ["enhance", str(video), str(tmp_path / "e.mp4"), "--weights", weights])
+    assert bad.exit_code == 1 and "lossless" in bad.stderr
+    wrong = runner.invoke(
+        app,
+        [
+            "enhance",
+            str(video),
+            str(tmp_path / "f.mkv"),
+            "--weights",
+            str(tmp_path / "rppgnet" / "best.pt"),
+        ],
+    )
+    assert wrong.exit_code == 1 and "needs STVEN weights" in wrong.stderr
+
+
+def test_stage_errors_are_one_line(ladder: Path, tmp_path: Path) -> None:
+    joint = {
+        "name": "stven+rppgnet",
+        "options": {"levels": 2, "stven_width": 8, "stven_blocks": 1, "rppgnet_width": 8},
+    }
+    missing = stage(
+        ladder, tmp_path / "j", joint, {"options": {"rppgnet": str(tmp_path / "none.pt")}}
+    )
+    with pytest.raises(RppgError, match="does not exist; train stage rppgnet first"):
+        train(validate(missing))
+    few = stage(ladder, tmp_path / "s", {"name": "stven", "options": {"levels": 1, "width": 8}})
+    with pytest.raises(RppgError, match="at least 2 compression levels"):
+        train(validate(few))
+    augmented = stage(
+        ladder, tmp_path / "a", {"name": "stven", "options": {"levels": 2, "width": 8}}
+    )
+    augmented["data"]["augment"] = {"flip": True}
+    with pytest.raises(RppgError, match=r"data\.augment does not apply"):
+        train(validate(augmented))
