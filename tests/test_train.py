@@ -242,6 +242,22 @@ def test_speed_augmentation_scales_the_heart_rate_of_clip_and_label() -> None:
     assert 2.0 < float(np.std(noisy[0] - frames[:n])) < 4.0
 
 
+def test_motion_augmentation_moves_the_face_smoothly_inside_the_crop() -> None:
+    n, size = 90, 36
+    frames = np.zeros((n, size, size, 3), np.float32)
+    frames[:, 10:26, 10:26] = 200.0
+    skin = (frames[..., 0] > 0).astype(np.uint8)
+    draw = augment.Draw(factor=1.0, noise=0.0, flip=False, motion=0.05)
+    x, _, s = augment.apply(frames, np.zeros(n), skin, n, draw, np.random.default_rng(1))
+    centre = np.array([np.argwhere(m).mean(axis=0) for m in s])
+    assert 1.0 < np.ptp(centre, axis=0).max() < 0.05 * size * 2 * 2 + 1  # moves, within bounds
+    grid = np.indices((size, size)).reshape(2, -1)
+    weights = x[..., 0].reshape(n, -1)
+    bright = weights @ grid.T / weights.sum(axis=1, keepdims=True)  # the face's centroid
+    assert np.abs(np.diff(bright, axis=0)).max() < 0.5  # smoothly: under half a pixel a frame
+    np.testing.assert_allclose(bright, centre, atol=0.8)  # the mask follows the face
+
+
 def test_augmented_clips_repeat_per_epoch_and_index(data: Path, tmp_path: Path) -> None:
     spec = ClipSpec(**TINY["clip"])
     recs, _ = prepare(load_dataset("synthetic", data / "train"), spec, tmp_path / "cache")

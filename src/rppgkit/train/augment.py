@@ -5,7 +5,10 @@
   the training subjects lack, and a low rate's harmonic no longer looks like a usual rate;
 - *noise*: Gaussian sensor noise of a random strength, as in dim light or on dark skin, where
   the pulse is a smaller share of the pixel value;
-- *flip*: a mirror image, as the face may turn either way.
+- *flip*: a mirror image, as the face may turn either way;
+- *motion*: the face drifts and bobs inside the crop (smooth random shifts and zooms at
+  0.3-1.5 Hz), as it does between the tracker's detections under head motion, so the network
+  learns that such changes are not the pulse.
 
 Each clip's draw is seeded by (seed, epoch, index), so a resumed or multi-process run
 repeats the augmentations of an uninterrupted one-process run.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -25,10 +29,11 @@ class Augment:
     speed: tuple[float, float] = (1.0, 1.0)  # range of the heart-rate factor
     noise: float = 0.0  # the noise's standard deviation is drawn from [0, noise] grey levels
     flip: bool = False
+    motion: float = 0.0  # largest shift (and zoom) as a share of the crop size
 
     @property
     def active(self) -> bool:
-        return self.speed != (1.0, 1.0) or self.noise > 0 or self.flip
+        return self.speed != (1.0, 1.0) or self.noise > 0 or self.flip or self.motion > 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class Draw:
     factor: float
     noise: float
     flip: bool
+    motion: float = 0.0  # this clip's shift/zoom amplitude, share of the crop size
+
+
+MOTION_HZ = (0.3, 1.5)
 
 
 def draw(aug: Augment, rng: np.random.Generator) -> Draw:
@@ -47,7 +56,17 @@ def draw(aug: Augment, rng: np.random.Generator) -> Draw:
         factor=float(np.exp(rng.uniform(lo, hi))),
         noise=float(rng.uniform(0.0, aug.noise)),
         flip=bool(aug.flip and rng.random() < 0.5),
+        motion=float(rng.uniform(0.0, aug.motion)),
     )
+
+
+def motion_path(n: int, fs: float, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    """Per-frame (dx, dy, zoom - 1) ``[n, 3]`` in crop-size units: two random sinusoids at
+    MOTION_HZ per coordinate, each coordinate peaking near `amplitude`."""
+    t = np.arange(n)[:, None, None] / fs
+    freq = rng.uniform(*MOTION_HZ, (1, 3, 2))
+    phase = rng.uniform(0.0, 2 * np.pi, (1, 3, 2))
+    return amplitude * np.sin(2 * np.pi * freq * t + phase).sum(axis=2) / 2
 
 
 def span(frames: int, factor: float) -> int:
@@ -65,6 +84,21 @@ def resample(x: np.ndarray, frames: int) -> np.ndarray:
     return a + w * (b - a)
 
 
+def shake(frames: np.ndarray, skin: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [T, H, W, 3] and skin masks [T, H, W] shifted and zoomed about the centre along
+    `path` (from motion_path), with the border reflected."""
+    h, w = frames.shape[1:3]
+    out, mask = np.empty_like(frames), np.empty_like(skin)
+    for t, (dx, dy, dz) in enumerate(path):
+        z = 1.0 + dz
+        m = np.float32([[z, 0, (1 - z) * w / 2 + dx * w], [0, z, (1 - z) * h / 2 + dy * h]])
+        out[t] = cv2.warpAffine(frames[t], m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        mask[t] = cv2.warpAffine(
+            skin[t], m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT
+        )
+    return out, mask
+
+
 def apply(
     frames: np.ndarray,
     label: np.ndarray,
@@ -72,12 +106,15 @@ def apply(
     length: int,
     d: Draw,
     rng: np.random.Generator,
+    fs: float = 30.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A window of `span(length, d.factor)` samples as a `length`-sample augmented clip:
-    frames float32 [T, H, W, 3], label float32 [T], skin uint8 [T, H, W]."""
+    """A window of `span(length, d.factor)` samples as a `length`-sample augmented clip at `fs`
+    Hz: frames float32 [T, H, W, 3], label float32 [T], skin uint8 [T, H, W]."""
     x = resample(frames, length)
     y = resample(label, length)
     s = (resample(skin, length) >= 0.5).astype(np.uint8)
+    if d.motion > 0:
+        x, s = shake(x, s, motion_path(length, fs, d.motion, rng))
     if d.noise > 0:
         x += rng.normal(0.0, d.noise, x.shape).astype(np.float32)
         np.clip(x, 0.0, 255.0, out=x)

@@ -57,6 +57,7 @@ class AugmentConfig(_Section):
     speed: tuple[float, float] = (1.0, 1.0)  # heart-rate factor range, e.g. [0.7, 1.4]
     noise: float = Field(default=0.0, ge=0)  # largest noise standard deviation, grey levels
     flip: bool = False
+    motion: float = Field(default=0.0, ge=0, le=0.25)  # largest shift/zoom, share of the crop
 
     @model_validator(mode="after")
     def _ordered(self) -> AugmentConfig:

@@ -105,7 +105,7 @@ class ClipDataset(_Chunks):
             d = augment.draw(self.aug, rng)
             stop = start + min(augment.span(n, d.factor), self._room[index])
             x, y, s = augment.apply(
-                frames[start:stop], label[start:stop], skin[start:stop], n, d, rng
+                frames[start:stop], label[start:stop], skin[start:stop], n, d, rng, self.spec.fs
             )
         return {
             "clip": _clip(x, self.spec.norm),
