@@ -290,8 +290,8 @@ def enhance(
     """Restore a compressed video's face with STVEN and write the face crops losslessly."""
     from rppgkit.models.rppgnet.enhance import enhance_video
 
-    with progress_bar(f"enhancing {source.name}", None):
-        done = enhance_video(source, target, weights, detector)
+    with progress_bar(f"enhancing {source.name}", None) as tick:
+        done = enhance_video(source, target, weights, detector, on_window=tick)
     out.print(
         f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at "
         f"{done.fps:g} fps",

@@ -16,7 +16,7 @@ def progress_bar(
     label: str, total: int | None, enabled: bool = True
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over frames, recordings or batches; yields a callback taking the index of
-    the item just finished."""
+    the item just finished (and the total, where it becomes known on the way)."""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     with Progress(
         *columns,
@@ -26,4 +26,8 @@ def progress_bar(
         disable=not (enabled and stderr.is_terminal),
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda i: bar.update(task, completed=i + 1)
+
+        def tick(i: int, total: int | None = None) -> None:
+            bar.update(task, completed=i + 1, total=total or bar.tasks[0].total)
+
+        yield tick

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def enhance_video(
     weights: str | os.PathLike,
     detector: str = "yunet",
     fps: float | None = None,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> Enhanced:
-    """Write the STVEN-restored face crops of `video` to `out` (.mkv, lossless)."""
+    """Write the STVEN-restored face crops of `video` to `out` (.mkv, lossless);
+    `on_window(index, total)` is called after each restored window."""
     target = Path(out)
     if target.suffix.lower() != ".mkv":
         raise RppgError(f"{target}: write the enhanced video as .mkv (lossless FFV1)")
@@ -58,7 +61,8 @@ def enhance_video(
         total = open_memmap(Path(tmp) / "sum.npy", (n, size, size, 3), "float32")
         weight = np.zeros(n, np.float32)
         hann = np.hanning(spec.frames + 2)[1:-1].astype(np.float32)
-        for start in window_starts(n, spec.frames):
+        starts = window_starts(n, spec.frames)
+        for i, start in enumerate(starts):
             idx = np.minimum(np.arange(start, start + spec.frames), n - 1)
             x = torch.from_numpy(crops[idx].astype(np.float32) / 255.0)
             with torch.inference_mode():
@@ -67,6 +71,8 @@ def enhance_video(
             w = hann[:keep]
             total[start : start + keep] += w[:, None, None, None] * y[:keep].numpy()
             weight[start : start + keep] += w
+            if on_window is not None:
+                on_window(i, len(starts))
         with VideoWriter(target, spec.fs) as writer:
             for i in range(n):
                 frame = total[i] / max(float(weight[i]), 1e-8) * 255.0

@@ -82,7 +82,6 @@ class JointRecipe(Recipe):
         _load_part(model.rppgnet, self.rppgnet, "rppgnet", "rppgnet_width")
         if self.stven is not None:
             _load_part(model.stven, self.stven, "stven", "stven_width")
-        model.rppgnet.requires_grad_(False)
 
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], spec: ClipSpec
