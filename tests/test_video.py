@@ -110,3 +110,32 @@ def test_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="no frames"), VideoWriter(path, 10):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_keeps_the_audio_and_metadata_of_a_source(tmp_path: Path) -> None:
+    source = tmp_path / "talk.mkv"
+    with av.open(str(source), "w") as c:
+        v = c.add_stream("ffv1", rate=30)
+        v.width, v.height, v.pix_fmt = 32, 24, "bgr0"
+        a = c.add_stream("pcm_s16le", rate=8000)
+        a.layout = "mono"
+        c.metadata["title"] = "interview"
+        for i in range(15):
+            frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), i, np.uint8), format="rgb24")
+            frame.pts = i
+            c.mux(v.encode(frame))
+        tone = (np.sin(np.arange(4000) / 5) * 9000).astype(np.int16)[None]
+        sound = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+        sound.sample_rate, sound.pts = 8000, 0
+        c.mux(a.encode(sound))
+        c.mux(a.encode(None))
+        c.mux(v.encode(None))
+    out = tmp_path / "copy.mkv"
+    with VideoWriter(out, 30, audio_from=source) as w:
+        for f in open_video(source).frames():
+            w.write(f.rgb, f.time_s)
+    with av.open(str(out)) as c:
+        assert c.metadata["title"] == "interview"
+        samples = np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
+    assert np.array_equal(samples, tone.ravel())  # copied bit for bit, not re-encoded
+    assert [f.rgb[0, 0, 0] for f in open_video(out).frames()] == list(range(15))

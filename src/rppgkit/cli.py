@@ -301,6 +301,74 @@ def enhance(
 
 @app.command()
 @user_errors
+def anonymize(
+    source: Annotated[Path, typer.Argument(help="A face video.")],
+    target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1, audio kept).")],
+    target_hr: Annotated[
+        float | None, typer.Option(help="Make the video carry a pulse at this rate (bpm).")
+    ] = None,
+    target_signal: Annotated[
+        Path | None, typer.Option(help="...or this waveform: a CSV with time_s and pulse.")
+    ] = None,
+    random: Annotated[bool, typer.Option("--random", help="...or a random plausible one.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed of --random.")] = None,
+    estimator: Annotated[str, typer.Option(help="The frozen network to edit through.")] = "physnet",
+    weights: Annotated[
+        Path | None, typer.Option(help="Its checkpoint (default: the one rppgkit ships).")
+    ] = None,
+    lam: Annotated[
+        float, typer.Option("--lambda", help="Weight of the change to the original.")
+    ] = 0.1,
+    steps: Annotated[int, typer.Option(help="Optimisation steps per window.")] = 100,
+    lr: Annotated[float, typer.Option(help="Adam step in grey levels.")] = 2.0,
+    report: Annotated[
+        bool, typer.Option(help="Write OUT.report.json/.md: PSNR, SSIM, HR by other readers.")
+    ] = True,
+    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+) -> None:
+    """Replace the pulse hidden in a face video with another, leaving it visually the same."""
+    from rppgkit.models.zoo import shipped_weights
+    from rppgkit.privacy.edit import EditSettings, anonymize_video
+    from rppgkit.privacy.report import edit_report, independent_readers
+    from rppgkit.privacy.target import check_hr, random_target, target_from_csv, target_from_hr
+
+    chosen = [target_hr is not None, target_signal is not None, random]
+    if sum(chosen) != 1:
+        raise RppgError("give exactly one of --target-hr BPM, --target-signal CSV or --random")
+    if target_hr is not None:
+        make = functools.partial(target_from_hr, check_hr(target_hr))
+    elif target_signal is not None:
+        make = functools.partial(target_from_csv, target_signal)
+    else:
+        make = functools.partial(random_target, seed=seed)
+    ckpt = weights or shipped_weights(estimator)
+    if ckpt is None:
+        raise RppgError(f"rppgkit ships no weights for {estimator!r}; give --weights CKPT")
+    settings = EditSettings(lam=lam, steps=steps, lr=lr)
+    if target_signal is not None and not target_signal.is_file():
+        raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
+    with progress_bar(f"editing {source.name}", None) as tick:
+        done = anonymize_video(source, target, make, ckpt, settings, detector, on_window=tick)
+    out.print(
+        f"wrote {done.path}: {done.frames} frames, {done.windows} windows through {estimator} "
+        f"(r with the target {done.final_pearson:.2f}) in {done.seconds:.0f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report:
+        wanted = done.target
+        with progress_bar("reading the heart rate of both videos", None):
+            rep = edit_report(
+                source, target, wanted.source, wanted.hr_bpm, independent_readers(estimator)
+            )
+        where = target.with_name(target.stem + ".report.json")
+        rep.save(where)
+        out.print(rep.markdown(), highlight=False, soft_wrap=True)
+        out.print(f"report: {where}", highlight=False)
+
+
+@app.command()
+@user_errors
 def ladder(
     root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset format.")],
@@ -308,14 +376,18 @@ def ladder(
     levels: Annotated[
         str, typer.Option(help="Comma-separated codec:bitrate or codec:crfN levels.")
     ] = "",
+    workers: Annotated[int, typer.Option(help="Videos encoded in parallel.")] = 1,
 ) -> None:
     """Write every video of a dataset at several compression levels, with an index."""
     from rppgkit.datasets.ladder import DEFAULT_LEVELS, build_ladder, parse_levels
 
+    if workers < 1:
+        raise RppgError(f"--workers must be at least 1, got {workers}")
+
     chosen = parse_levels(levels or DEFAULT_LEVELS)
     count = itertools.count()
     with progress_bar(f"encoding {len(chosen) - 1} levels", None) as tick:
-        index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)))
+        index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)), workers)
     out.print(
         f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder",
         highlight=False,

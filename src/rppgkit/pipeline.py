@@ -21,6 +21,7 @@ from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
 from rppgkit.estimators.neural import network_clip_spec
 from rppgkit.face.detect import check_detector
+from rppgkit.face.track import DETECT_EVERY
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
 from rppgkit.trace.extract import Trace, extract_trace
@@ -36,7 +37,7 @@ class Options:
     method: str = "pos"
     fps: float | None = None  # override the video's frame rate
     detector: str = "yunet"
-    detect_every: int = 10  # frames between face detections
+    detect_every: int = DETECT_EVERY  # frames between face detections
     max_gap_s: float = 1.0  # longer stretches without a face are not bridged
     window_s: float = 10.0
     step_s: float = 1.0

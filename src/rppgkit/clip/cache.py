@@ -42,7 +42,7 @@ from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
-CACHE_FORMAT = 2  # part of every key: a cache written by an older layout is rebuilt
+CACHE_FORMAT = 3  # part of every key: a cache written by an older layout is rebuilt
 
 
 @dataclass(frozen=True)

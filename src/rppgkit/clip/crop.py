@@ -90,13 +90,17 @@ def crop_faces(
     return out
 
 
+def square_bounds(box: np.ndarray, face_scale: float) -> tuple[int, int, int]:
+    """Left, top and side (px) of the square crop around a face box (x, y, w, h)."""
+    x, y, w, h = (float(v) for v in box)
+    side = max(w, h) * face_scale
+    return round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), max(round(side), 1)
+
+
 def square_crop(rgb: np.ndarray, box: np.ndarray, size: int, face_scale: float) -> np.ndarray:
     """The square around the box's centre, side face_scale x its longer side, edge-padded where
     it leaves the frame, resized to size x size."""
-    x, y, w, h = (float(v) for v in box)
-    side = max(w, h) * face_scale
-    x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
-    s = max(round(side), 1)
+    x0, y0, s = square_bounds(box, face_scale)
     height, width = rgb.shape[:2]
     pad = max(0, -x0, -y0, x0 + s - width, y0 + s - height)
     if pad:

@@ -10,24 +10,40 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 EPS = 1e-7
 NORMALIZATIONS = ("raw", "diffnormalized", "standardized")
 
 
-def normalize_frames(frames: np.ndarray, norm: str) -> np.ndarray:
-    """A clip [T, H, W, 3] (uint8 or float) as float32 in the given normalisation."""
-    x = frames.astype(np.float32)
+def normalize_frames(frames: Array, norm: str) -> Array:
+    """A clip [T, H, W, 3] (uint8 or float) as float32 in the given normalisation.
+
+    Takes a NumPy array or a PyTorch tensor (returned as the same kind, differentiable), so the
+    video editor can optimise pixels through exactly what the network was trained on."""
+    x = frames.astype(np.float32) if isinstance(frames, np.ndarray) else frames.float()
     if norm == "raw":
         return x / 255.0
     if norm == "diffnormalized":
         d = (x[1:] - x[:-1]) / (x[1:] + x[:-1] + EPS)
-        d /= d.std() + EPS
-        return np.concatenate([d, np.zeros_like(x[:1])])
+        out = x * 0  # the zero step appended at the end
+        out[:-1] = d / (_std(d) + EPS)
+        return out
     if norm == "standardized":
-        return (x - x.mean()) / (x.std() + EPS)
+        return (x - x.mean()) / (_std(x) + EPS)
     raise ValueError(f"unknown normalisation {norm!r}; choose one of {', '.join(NORMALIZATIONS)}")
+
+
+def _std(a: Array) -> Array:
+    """Population standard deviation of all elements (NumPy's default; PyTorch's is sample)."""
+    return ((a - a.mean()) ** 2).mean() ** 0.5
 
 
 def normalize_label(label: np.ndarray, norm: str) -> np.ndarray:

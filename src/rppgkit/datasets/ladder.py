@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rppgkit.datasets.base import DatasetError, Recording, load_dataset, register_dataset
 from rppgkit.fileio import ensure_dir, write_json, write_text
+from rppgkit.parallel import process_pool
 from rppgkit.video.compress import compress, lossy_codec, parse_bitrate
 
 INDEX = "ladder.json"
@@ -54,30 +56,33 @@ def build_ladder(
     out_dir: str | os.PathLike,
     levels: list[Level],
     on_video: Callable[[str, str], None] | None = None,
+    workers: int = 1,
 ) -> Path:
-    """Encode every recording at every level (skipping files already there); write the index."""
+    """Encode every recording at every level (skipping files already there), `workers` files
+    at a time; write the index."""
     recordings = load_dataset(dataset, root)
     out = ensure_dir(out_dir)
-    rows = []
+    rows, jobs = [], {}
     for rec in recordings:
         for level in levels:
-            if level.codec is None:
-                path = rec.video.resolve()
-            else:
+            path = rec.video.resolve()
+            if level.codec is not None:
                 path = out / level.name / rec.id / "video.mkv"
                 if not path.exists():
-                    compress(rec.video, path, lossy_codec(level.codec, level.bitrate, level.crf))
-            size = _size(path)
-            rows.append(
-                {
-                    "recording": rec.id,
-                    "level": level.name,
-                    "path": _relative(path, out),
-                    "bytes": size,
-                }
-            )
+                    jobs[(rec.id, level.name)] = (rec.video, path, level)
+            rows.append({"recording": rec.id, "level": level.name, "path": path})
+    with process_pool(max(workers, 1)) as pool:
+        futures = {
+            pool.submit(compress, src, path, lossy_codec(lv.codec, lv.bitrate, lv.crf)): key
+            for key, (src, path, lv) in jobs.items()
+        }
+        for future in as_completed(futures):
+            future.result()
             if on_video is not None:
-                on_video(rec.id, level.name)
+                on_video(*futures[future])
+    for row in rows:
+        row["bytes"] = _size(row["path"])
+        row["path"] = _relative(row["path"], out)
     index = {
         "dataset": dataset,
         "root": str(Path(root).resolve()),

@@ -1,4 +1,5 @@
-"""Trained networks as estimators: every registered model is a method like POS, given weights.
+"""Trained networks as estimators: every registered model is a method like POS, given weights
+(or, for the networks rppgkit ships, with the shipped ones by default).
 
 The estimators import PyTorch only when called, so listing methods stays fast.
 """
@@ -13,6 +14,7 @@ from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
 from rppgkit.estimators.registry import register
 from rppgkit.models import PULSE_MODELS
+from rppgkit.models.zoo import shipped_weights
 
 
 def network_estimate(
@@ -32,15 +34,19 @@ def network_clip_spec(name: str, weights: str | None) -> ClipSpec:
 
 
 def _need(weights: str | None, name: str) -> str:
-    if not weights:
+    if weights:
+        return weights
+    shipped = shipped_weights(name)
+    if shipped is None:
         raise RppgError(
             f"method {name!r} is a neural network: give its trained weights with --weights CKPT "
             "(a checkpoint written by `rppgkit train`)"
         )
-    return weights
+    return str(shipped)
 
 
 for _name in PULSE_MODELS:
-    register(_name, input_kind="clip", description=f"neural network {_name} (needs --weights)")(
+    _weights = "shipped weights, or --weights" if shipped_weights(_name) else "needs --weights"
+    register(_name, input_kind="clip", description=f"neural network {_name} ({_weights})")(
         functools.partial(network_estimate, name=_name)
     )

@@ -134,12 +134,14 @@ def _load_single_threaded(path: Path) -> ctypes.CDLL:
 
     yuface's libgomp reads OMP_NUM_THREADS once, when it loads. On the small images we detect
     in, extra threads gain little, and their spin-waiting after each call takes the core that
-    the video decoder runs on, so the pipeline as a whole gets slower.
+    the video decoder runs on, so the pipeline as a whole gets slower. The library is bound to
+    its own libgomp first (RTLD_DEEPBIND): once PyTorch is imported, its libgomp is global, and
+    without that the detector ran on PyTorch's full-width thread pool, ten times slower.
     """
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
-        return ctypes.CDLL(str(path))
+        return ctypes.CDLL(str(path), mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND)
     except OSError as exc:
         raise RppgError(f"cannot load the yunet face detector ({exc}); reinstall yuface") from None
     finally:

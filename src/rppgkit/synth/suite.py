@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 
+from rppgkit.parallel import process_pool
 from rppgkit.synth.generate import SynthConfig, write_synth
 
 BASELINE: dict[str, object] = {"skin_tone": 3, "motion": 0.0, "lighting": 0.0, "noise": 2.0}
@@ -97,20 +99,26 @@ def write_training_set(
     duration_s: float = 20.0,
     size: tuple[int, int] = (320, 240),
     on_video: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, list[Path]]:
     """Render TRAINING_SPLITS as `synthetic` dataset folders `<out>/<split>/<condition>/s<seed>`
-    (videos already there are kept); return the condition folders of each split."""
+    (videos already there are kept), `workers` at a time; return the condition folders of each
+    split."""
     folders: dict[str, list[Path]] = {}
+    missing: dict[str, tuple[SynthConfig, Path]] = {}
     for split, (seeds, conditions) in TRAINING_SPLITS.items():
-        folders[split] = []
-        for condition in conditions:
-            folder = Path(out_dir) / split / condition
+        folders[split] = [Path(out_dir) / split / condition for condition in conditions]
+        for folder in folders[split]:
             for seed in seeds:
                 target = folder / f"s{seed}"
-                if not (target / "meta.json").exists():
-                    config = training_config(condition, seed, duration_s, size)
-                    write_synth(config, target, masks=False)
-                if on_video is not None:
-                    on_video(f"{split}/{condition}/s{seed}")
-            folders[split].append(folder)
+                name = f"{split}/{folder.name}/s{seed}"
+                if (target / "meta.json").exists():
+                    continue
+                missing[name] = (training_config(folder.name, seed, duration_s, size), target)
+    with process_pool(max(workers, 1)) as pool:
+        futures = {pool.submit(write_synth, c, t, masks=False): n for n, (c, t) in missing.items()}
+        for future in as_completed(futures):
+            future.result()
+            if on_video is not None:
+                on_video(futures[future])
     return folders

@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rppgkit.face.detect import create_detector, crop
+from rppgkit.face.detect import Box, create_detector, crop
 from rppgkit.face.skin import SkinModel
-from rppgkit.face.track import FaceStatus, FaceTracker
+from rppgkit.face.track import DETECT_EVERY, FaceStatus, FaceTracker, glide
 from rppgkit.fileio import atomic_path
-from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo
+from rppgkit.video.reader import FileVideo, Frame, FrameFolder, VideoInfo
 
 MIN_SKIN_PIXELS = 25
 NO_COLOUR = (float("nan"),) * 3
@@ -76,7 +76,7 @@ class Trace:
 def extract_trace(
     source: FileVideo | FrameFolder,
     detector: str = "yunet",
-    detect_every: int = 10,
+    detect_every: int = DETECT_EVERY,
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
     on_face: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None] | None = None,
@@ -95,8 +95,9 @@ def extract_trace(
     times, rgb, boxes = array("d"), array("d"), array("f")
     status, fraction = array("b"), array("f")
     preview: Preview | None = None
-    for frame in source.frames():
-        box, state = tracker.update(frame.rgb, frame.time_s)
+
+    def measure(frame: Frame, box: Box | None, state: FaceStatus) -> None:
+        nonlocal preview
         mean, share, full = NO_COLOUR, 0.0, None
         if box is not None:
             roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
@@ -121,6 +122,26 @@ def extract_trace(
             on_face(frame.rgb, None if box is None else box.as_array(), full)
         if on_frame is not None:
             on_frame(frame.index)
+
+    # frames between detections wait (at most detect_every - 1 of them) for the next detection,
+    # then take boxes on the line between the two
+    waiting: list[Frame] = []
+    last: Box | None = None
+    for frame in source.frames():
+        box, state = tracker.update(frame.rgb, frame.time_s)
+        if state == FaceStatus.TRACKED:
+            waiting.append(frame)
+            continue
+        if waiting and last is not None:
+            moved = state == FaceStatus.DETECTED and box is not None and not tracker.jumped
+            steps = glide(last, box, len(waiting)) if moved else [last] * len(waiting)
+            for held, step in zip(waiting, steps):
+                measure(held, step, FaceStatus.TRACKED)
+        waiting.clear()
+        measure(frame, box, state)
+        last = box
+    for held in waiting:
+        measure(held, last, FaceStatus.TRACKED)
     return Trace(
         info=source.info,
         times=np.frombuffer(times, np.float64).copy(),

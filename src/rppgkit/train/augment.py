@@ -3,6 +3,9 @@
 - *speed*: the window is stretched or squeezed in time (frames and label alike) so the clip
   carries a heart rate ``factor`` times its own: the network sees rates and beat shapes that
   the training subjects lack, and a low rate's harmonic no longer looks like a usual rate;
+- *gain*: the clip darkened by a random factor before the noise is added, so the pulse and
+  the light shrink while the sensor noise does not: the low signal-to-noise ratio of dark skin
+  or a dim room;
 - *noise*: Gaussian sensor noise of a random strength, as in dim light or on dark skin, where
   the pulse is a smaller share of the pixel value;
 - *flip*: a mirror image, as the face may turn either way;
@@ -30,10 +33,12 @@ class Augment:
     noise: float = 0.0  # the noise's standard deviation is drawn from [0, noise] grey levels
     flip: bool = False
     motion: float = 0.0  # largest shift (and zoom) as a share of the crop size
+    gain: float = 0.0  # the brightness factor is drawn from [1 - gain, 1]
 
     @property
     def active(self) -> bool:
-        return self.speed != (1.0, 1.0) or self.noise > 0 or self.flip or self.motion > 0
+        moves = self.speed != (1.0, 1.0) or self.motion > 0
+        return moves or self.noise > 0 or self.flip or self.gain > 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Draw:
     noise: float
     flip: bool
     motion: float = 0.0  # this clip's shift/zoom amplitude, share of the crop size
+    gain: float = 1.0  # this clip's brightness factor
 
 
 MOTION_HZ = (0.3, 1.5)
@@ -57,6 +63,7 @@ def draw(aug: Augment, rng: np.random.Generator) -> Draw:
         noise=float(rng.uniform(0.0, aug.noise)),
         flip=bool(aug.flip and rng.random() < 0.5),
         motion=float(rng.uniform(0.0, aug.motion)),
+        gain=float(rng.uniform(1.0 - aug.gain, 1.0)),
     )
 
 
@@ -115,6 +122,8 @@ def apply(
     s = (resample(skin, length) >= 0.5).astype(np.uint8)
     if d.motion > 0:
         x, s = shake(x, s, motion_path(length, fs, d.motion, rng))
+    if d.gain != 1.0:
+        x *= np.float32(d.gain)
     if d.noise > 0:
         x += rng.normal(0.0, d.noise, x.shape).astype(np.float32)
         np.clip(x, 0.0, 255.0, out=x)

@@ -58,6 +58,7 @@ class AugmentConfig(_Section):
     noise: float = Field(default=0.0, ge=0)  # largest noise standard deviation, grey levels
     flip: bool = False
     motion: float = Field(default=0.0, ge=0, le=0.25)  # largest shift/zoom, share of the crop
+    gain: float = Field(default=0.0, ge=0, lt=1)  # darkening: brightness factor in [1-gain, 1]
 
     @model_validator(mode="after")
     def _ordered(self) -> AugmentConfig:

@@ -47,17 +47,27 @@ class VideoWriter:
     """Context manager that appends RGB frames and renames the file into place on success.
 
     A failure inside the `with` block removes the partial file, so no half-written video is left.
+    `audio_from` names a file whose audio streams (copied without re-encoding) and container
+    metadata the new file keeps.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, codec: Codec = FFV1) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        codec: Codec = FFV1,
+        audio_from: str | os.PathLike | None = None,
+    ) -> None:
         self.path = Path(path)
         self.fps = fps
         self.codec = codec
+        self.audio_from = audio_from
         self._tmp = self.path.with_name(f".{self.path.name}.tmp")
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._count, self._last_pts = 0, -1
         self._time_base = TIME_BASE
+        self._audio: dict[int, av.audio.stream.AudioStream] = {}
 
     def __enter__(self) -> VideoWriter:
         fmt = _CONTAINERS.get(self.path.suffix.lower())
@@ -91,6 +101,8 @@ class VideoWriter:
             if self.codec.bit_rate:
                 stream.codec_context.bit_rate = self.codec.bit_rate
             self._stream = stream
+            if self.audio_from is not None:  # every stream exists before the first packet
+                self._audio = _audio_streams(self.audio_from, self._container)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         t = self._count / self.fps if time_s is None else time_s
         pts = max(round(t / self._time_base), self._last_pts + 1)
@@ -104,6 +116,8 @@ class VideoWriter:
         try:
             if ok:
                 self._container.mux(self._stream.encode(None))
+                if self._audio:
+                    _copy_audio(self.audio_from, self._container, self._audio)
         finally:
             self._container.close()
             if ok:
@@ -112,6 +126,29 @@ class VideoWriter:
                 self._tmp.unlink(missing_ok=True)
         if exc_type is None and not ok:
             raise VideoError(f"no frames were given for {self.path}; nothing was written")
+
+
+def _audio_streams(
+    path: str | os.PathLike, out: av.container.OutputContainer
+) -> dict[int, av.audio.stream.AudioStream]:
+    """Copies in `out` of the audio streams of `path` (by their index there), and its metadata."""
+    with av.open(str(path)) as source:
+        out.metadata.update(source.metadata)
+        return {s.index: out.add_stream_from_template(s) for s in source.streams.audio}
+
+
+def _copy_audio(
+    path: str | os.PathLike,
+    out: av.container.OutputContainer,
+    streams: dict[int, av.audio.stream.AudioStream],
+) -> None:
+    """Every audio packet of `path` into its stream of `out`, as it is (no re-encoding)."""
+    with av.open(str(path)) as source:
+        for packet in source.demux(*source.streams.audio):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
 
 
 def write_video(

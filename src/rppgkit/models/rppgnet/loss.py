@@ -29,9 +29,12 @@ def rppgnet_loss(
             neg_pearson(out.partitions[:, i], label) for i in range(out.partitions.shape[1])
         )
     if skin is not None:
-        loss = loss + SKIN_WEIGHT * nn.functional.binary_cross_entropy(
-            out.skin.float().clamp(1e-6, 1 - 1e-6), skin.float()
-        )
+        # in float32 outside mixed precision: CUDA autocast refuses BCE on probabilities
+        with torch.autocast(out.skin.device.type, enabled=False):
+            bce = nn.functional.binary_cross_entropy(
+                out.skin.float().clamp(1e-6, 1 - 1e-6), skin.float()
+            )
+        loss = loss + SKIN_WEIGHT * bce
     return loss
 
 

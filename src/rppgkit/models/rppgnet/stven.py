@@ -66,6 +66,11 @@ class STVEN(nn.Module):
             nn.Conv3d(c1, 3, (1, 7, 7), padding=(0, 3, 3)),
             nn.Tanh(),
         )
+        # start as the identity (a zero residual), so training only ever has to improve on the
+        # input; from random weights the first epochs are spent unlearning noise and the
+        # restoration sits below the compressed clip's PSNR for long (docs/methods/rppgnet-stven.md)
+        nn.init.zeros_(self.decoder[-2].weight)
+        nn.init.zeros_(self.decoder[-2].bias)
 
     def forward(self, clip: torch.Tensor, level: torch.Tensor | int) -> torch.Tensor:
         b, _, t, h, w = clip.shape

@@ -1,0 +1,20 @@
+"""Trained networks that ship inside rppgkit, so neural methods work with no download.
+
+Each was trained by the project on its own synthetic data (`benchmarks/train_physnet.py`,
+`benchmarks/stven_rppgnet.py`); `docs/weights.md` lists how, and their test figures. They are
+a starting point and a default for `rppgkit anonymize`, not a substitute for training on the
+camera and people you measure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WEIGHTS = Path(__file__).parent / "weights"
+SHIPPED = {"physnet": "physnet-synthetic.pt", "rppgnet": "rppgnet-synthetic.pt"}
+
+
+def shipped_weights(name: str) -> Path | None:
+    """The checkpoint shipped for model `name`, or None when there is none."""
+    file = SHIPPED.get(name)
+    return WEIGHTS / file if file is not None and (WEIGHTS / file).is_file() else None

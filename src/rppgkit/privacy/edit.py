@@ -1,0 +1,258 @@
+"""Privacy-Phys (Sun and Li, IEEE SPL 2022): rewrite the pulse a face video carries.
+
+The video itself is optimised, never the network: a frozen rPPG network G reads the edited clip
+x, and x minimises ``NegPearson(G(x), y) + lambda * ||x - z||^2 / (T*C*H*W)`` against the target
+pulse y, starting from the original z, with only skin pixels free to change.
+
+How it runs, in three bounded-memory passes over the video:
+1. track the face as for measurement and keep, per frame, the network's face crop, how much of
+   each crop pixel is skin, and the full-frame skin mask (bit-packed, on disk);
+2. optimise the edit window by window (the network's clip length, half-overlapping, each window
+   starting from the edit its predecessor left) with Adam;
+3. decode again and add the edit to each frame's skin pixels; every other pixel is copied as is,
+   and the result is written losslessly with the original audio.
+
+The edit is parameterised at the network's crop resolution: one value per crop pixel and
+channel, spread over the skin pixels that crop pixel averages. The network sees pixels only
+through those averages, so spreading the change evenly is also what keeps ``||x - z||^2``
+smallest for the same effect on G; it makes a step cost one small forward/backward pass instead
+of an update of every full-resolution pixel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from rppgkit.clip.crop import nearest_index, square_bounds, square_crop, uniform_grid
+from rppgkit.clip.normalize import normalize_frames, normalize_label
+from rppgkit.errors import NoFaceError, RppgError, TooShortError
+from rppgkit.models import PULSE_MODELS
+from rppgkit.models.inference import Network, load_network, window_starts
+from rppgkit.models.losses import neg_pearson
+from rppgkit.privacy.target import Target
+from rppgkit.trace.extract import extract_trace
+from rppgkit.video.reader import FileVideo, FrameFolder, open_video
+from rppgkit.video.writer import VideoWriter
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """How hard the editor works; the defaults are the paper's lambda with Adam."""
+
+    lam: float = 0.1  # weight of the mean squared change, in 8-bit grey levels squared
+    steps: int = 100  # Adam iterations per window
+    lr: float = 2.0  # Adam step, grey levels
+    max_change: float = 24.0  # no pixel moves further than this many grey levels
+
+    def __post_init__(self) -> None:
+        if self.lam < 0 or self.steps < 1 or self.lr <= 0 or self.max_change <= 0:
+            raise RppgError(
+                "lambda must be at least 0, steps at least 1, and the learning rate and largest "
+                f"change above 0; got {self}"
+            )
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What `anonymize_video` wrote and how the optimisation ended."""
+
+    path: Path
+    frames: int
+    windows: int
+    fs: float
+    estimator: str
+    target: Target
+    final_pearson: float  # mean over windows of the network's correlation with the target
+    seconds: float
+
+
+@dataclass
+class _Faces:
+    """Pass 1's per-frame record, in memory maps under a temporary folder."""
+
+    crops: np.ndarray  # [N, S, S, 3] uint8: the network's face crop of the original
+    cover: np.ndarray  # [N, S, S] float32: skin share of each crop pixel
+    masks: np.ndarray  # [N, ceil(H*W/8)] uint8: bit-packed full-frame skin mask
+    boxes: np.ndarray  # [N, 4] face box (NaN without a face)
+    times: np.ndarray  # [N] s
+    shape: tuple[int, int]  # frame height, width
+
+
+def anonymize_video(
+    video: str | os.PathLike,
+    out: str | os.PathLike,
+    target: Callable[[float], Target],
+    weights: str | os.PathLike,
+    settings: EditSettings | None = None,
+    detector: str = "yunet",
+    fps: float | None = None,
+    on_window: Callable[[int, int], None] | None = None,
+) -> Edited:
+    """Write `video` to `out` (.mkv, lossless) carrying the pulse `target(duration_s)` instead of
+    its own, as read by the frozen network in `weights`; `on_window(i, n)` reports progress."""
+    start = time.perf_counter()
+    settings = settings or EditSettings()
+    target_path = Path(out)
+    if target_path.suffix.lower() != ".mkv":
+        raise RppgError(f"{target_path}: write the edited video as .mkv (lossless FFV1)")
+    if target_path.resolve() == Path(video).resolve():
+        raise RppgError(f"{target_path} is the input itself; choose another output path")
+    net = load_network(weights)
+    if net.name not in PULSE_MODELS:
+        raise RppgError(
+            f"{weights} holds {net.name!r}, which reads no pulse; edit through one of "
+            f"{', '.join(PULSE_MODELS)}"
+        )
+    source = open_video(video, fps=fps)
+    with tempfile.TemporaryDirectory(prefix="rppgkit-anonymize-") as tmp:
+        faces = _track(source, net, detector, Path(tmp))
+        duration = float(faces.times[-1] - faces.times[0])
+        grid = uniform_grid(faces.times, net.spec.fs)
+        if len(grid) < net.spec.frames:
+            raise TooShortError(
+                f"{video} lasts {duration:.1f} s; the {net.name} network needs at least "
+                f"{net.spec.frames / net.spec.fs:.1f} s to edit"
+            )
+        wanted = target(duration)
+        y = wanted.pulse(grid - grid[0])
+        frame_of = nearest_index(faces.times, grid)
+        edit, pearson, windows = _optimise(net, faces, frame_of, y, settings, on_window)
+        _write(open_video(video, fps=fps), faces, edit, net.spec.face_scale, target_path)
+    return Edited(
+        target_path,
+        len(faces.times),
+        windows,
+        net.spec.fs,
+        net.name,
+        wanted,
+        pearson,
+        time.perf_counter() - start,
+    )
+
+
+def _track(source: FileVideo | FrameFolder, net: Network, detector: str, tmp: Path) -> _Faces:
+    """Pass 1: the face crops, skin cover and skin masks of every frame."""
+    size, scale = net.spec.size, net.spec.face_scale
+    h, w = source.info.height, source.info.width
+    shapes = {"crops": (size, size, 3), "cover": (size, size), "masks": ((h * w + 7) // 8,)}
+    dtypes = {"crops": np.uint8, "cover": np.float32, "masks": np.uint8}
+    blank = {name: np.zeros(shapes[name], dtypes[name]).tobytes() for name in shapes}
+
+    def keep(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
+        if box is None or skin is None:
+            for name, f in files.items():
+                f.write(blank[name])
+            return
+        files["crops"].write(square_crop(rgb, box, size, scale).tobytes())
+        cut = square_crop(skin.view(np.uint8) * np.uint8(255), box, size, scale)
+        files["cover"].write((cut.astype(np.float32) / 255.0).tobytes())
+        files["masks"].write(np.packbits(skin.ravel()).tobytes())
+
+    with contextlib.ExitStack() as stack:
+        files = {name: stack.enter_context(open(tmp / f"{name}.raw", "wb")) for name in shapes}
+        trace = extract_trace(source, detector, on_face=keep)
+    if trace.face_fraction == 0:
+        raise NoFaceError(f"no face found in {source.path}; there is no pulse to edit")
+    arrays = {
+        name: np.memmap(tmp / f"{name}.raw", dtypes[name], "r").reshape(-1, *shapes[name])
+        for name in shapes
+    }
+    return _Faces(**arrays, boxes=trace.boxes.astype(np.float64), times=trace.times, shape=(h, w))
+
+
+def _optimise(
+    net: Network,
+    faces: _Faces,
+    frame_of: np.ndarray,
+    target: np.ndarray,
+    settings: EditSettings,
+    on_window: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, float, int]:
+    """Pass 2: the edit ``[N, S, S, 3]`` (grey levels at crop resolution) of every frame."""
+    spec = net.spec
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = copy.deepcopy(net.model).to(device) if device.type == "cuda" else net.model
+    for p in model.parameters():
+        p.requires_grad_(False)
+    size = spec.size
+    edit = np.zeros((len(faces.times), size, size, 3), np.float32)
+    # full-resolution pixels each crop pixel stands for: the squared change counts this often
+    sides = np.array(
+        [square_bounds(b, spec.face_scale)[2] if np.isfinite(b[0]) else 0 for b in faces.boxes]
+    )
+    weight = (sides / size) ** 2
+    frame_values = float(faces.shape[0] * faces.shape[1] * 3)  # H*W*C
+    starts = window_starts(len(frame_of), spec.frames)
+    scores = []
+    for i, s in enumerate(starts):
+        take = frame_of[s : s + spec.frames]
+        frames, inverse = np.unique(take, return_inverse=True)
+        crops = torch.from_numpy(faces.crops[frames].astype(np.float32)).to(device)
+        cover = torch.from_numpy(np.ascontiguousarray(faces.cover[frames]))[..., None].to(device)
+        pixels = torch.from_numpy(weight[frames].astype(np.float32))[:, None, None, None]
+        pixels = pixels.to(device)
+        delta = torch.tensor(edit[frames], requires_grad=True, device=device)
+        y = torch.from_numpy(normalize_label(target[s : s + spec.frames], spec.norm))[None]
+        y = y.to(device)
+        opt = torch.optim.Adam([delta], lr=settings.lr)
+        idx = torch.from_numpy(inverse).to(device)
+        for _ in range(settings.steps):
+            change = delta.clamp(-settings.max_change, settings.max_change) * cover
+            clip = (crops + change).clamp(0, 255)[idx]
+            x = normalize_frames(clip, spec.norm).permute(3, 0, 1, 2)[None]
+            pulse = net.recipe.predict(model, x)
+            # squared change over the whole frames of this window, as the paper's mean
+            mse = (change**2 * pixels).sum() / (len(frames) * frame_values)
+            loss = neg_pearson(pulse, y) + settings.lam * mse
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        edit[frames] = delta.detach().clamp(-settings.max_change, settings.max_change).cpu().numpy()
+        scores.append(1.0 - float(neg_pearson(pulse.detach(), y)))
+        if on_window is not None:
+            on_window(i, len(starts))
+    return edit, float(np.mean(scores)), len(starts)
+
+
+def _write(
+    source: FileVideo | FrameFolder, faces: _Faces, edit: np.ndarray, face_scale: float, out: Path
+) -> None:
+    """Pass 3: each frame with its edit on the skin pixels, losslessly, with the audio."""
+    audio = source.path if isinstance(source, FileVideo) else None
+    with VideoWriter(out, source.info.fps, audio_from=audio) as writer:
+        for frame in source.frames():
+            i, rgb = frame.index, frame.rgb
+            if i < len(faces.times) and np.isfinite(faces.boxes[i, 0]) and edit[i].any():
+                rgb = _apply(rgb, faces.boxes[i], faces.masks[i], edit[i], face_scale)
+            writer.write(rgb, frame.time_s)
+
+
+def _apply(
+    rgb: np.ndarray, box: np.ndarray, packed: np.ndarray, edit: np.ndarray, face_scale: float
+) -> np.ndarray:
+    """One frame with a crop-resolution edit spread over its skin pixels, rounded to 8 bits."""
+    h, w = rgb.shape[:2]
+    x0, y0, side = square_bounds(box, face_scale)
+    full = cv2.resize(edit, (side, side), interpolation=cv2.INTER_LINEAR)
+    skin = np.unpackbits(packed, count=h * w).reshape(h, w).astype(bool)
+    a0, b0 = max(x0, 0), max(y0, 0)
+    a1, b1 = min(x0 + side, w), min(y0 + side, h)
+    if a1 <= a0 or b1 <= b0:
+        return rgb
+    region = rgb[b0:b1, a0:a1].astype(np.float32) + full[b0 - y0 : b1 - y0, a0 - x0 : a1 - x0]
+    changed = np.clip(np.round(region), 0, 255).astype(np.uint8)
+    out = rgb.copy()
+    inside = skin[b0:b1, a0:a1]
+    out[b0:b1, a0:a1][inside] = changed[inside]
+    return out
