@@ -320,7 +320,7 @@ def anonymize(
         float, typer.Option("--lambda", help="Weight of the change to the original.")
     ] = 0.1,
     steps: Annotated[int, typer.Option(help="Optimisation steps per window.")] = 100,
-    lr: Annotated[float, typer.Option(help="Adam step in grey levels.")] = 2.0,
+    lr: Annotated[float, typer.Option(help="Adam step in grey levels.")] = 1.0,
     report: Annotated[
         bool, typer.Option(help="Write OUT.report.json/.md: PSNR, SSIM, HR by other readers.")
     ] = True,

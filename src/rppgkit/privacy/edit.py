@@ -7,8 +7,9 @@ pulse y, starting from the original z, with only skin pixels free to change.
 How it runs, in three bounded-memory passes over the video:
 1. track the face as for measurement and keep, per frame, the network's face crop, how much of
    each crop pixel is skin, and the full-frame skin mask (bit-packed, on disk);
-2. optimise the edit window by window (the network's clip length, half-overlapping, each window
-   starting from the edit its predecessor left) with Adam;
+2. optimise the edit window by window with Adam: windows of the network's clip length,
+   half-overlapping, where the half an earlier window already edited is fixed context and only
+   the new frames change, so the edit runs on without a seam;
 3. decode again and add the edit to each frame's skin pixels; every other pixel is copied as is,
    and the result is written losslessly with the original audio.
 
@@ -52,7 +53,7 @@ class EditSettings:
 
     lam: float = 0.1  # weight of the mean squared change, in 8-bit grey levels squared
     steps: int = 100  # Adam iterations per window
-    lr: float = 2.0  # Adam step, grey levels
+    lr: float = 1.0  # Adam step, grey levels
     max_change: float = 24.0  # no pixel moves further than this many grey levels
 
     def __post_init__(self) -> None:
@@ -128,6 +129,7 @@ def anonymize_video(
         y = wanted.pulse(grid - grid[0])
         frame_of = nearest_index(faces.times, grid)
         edit, pearson, windows = _optimise(net, faces, frame_of, y, settings, on_window)
+        target_path.parent.mkdir(parents=True, exist_ok=True)
         _write(open_video(video, fps=fps), faces, edit, net.spec.face_scale, target_path)
     return Edited(
         target_path,
@@ -195,6 +197,7 @@ def _optimise(
     frame_values = float(faces.shape[0] * faces.shape[1] * 3)  # H*W*C
     starts = window_starts(len(frame_of), spec.frames)
     scores = []
+    settled = np.zeros(len(faces.times), bool)  # edited by an earlier window: context, fixed
     for i, s in enumerate(starts):
         take = frame_of[s : s + spec.frames]
         frames, inverse = np.unique(take, return_inverse=True)
@@ -207,6 +210,7 @@ def _optimise(
         y = y.to(device)
         opt = torch.optim.Adam([delta], lr=settings.lr)
         idx = torch.from_numpy(inverse).to(device)
+        fixed = torch.from_numpy(settled[frames]).to(device)
         for _ in range(settings.steps):
             change = delta.clamp(-settings.max_change, settings.max_change) * cover
             clip = (crops + change).clamp(0, 255)[idx]
@@ -217,8 +221,10 @@ def _optimise(
             loss = neg_pearson(pulse, y) + settings.lam * mse
             opt.zero_grad()
             loss.backward()
+            delta.grad[fixed] = 0  # Adam leaves entries that never had a gradient where they are
             opt.step()
         edit[frames] = delta.detach().clamp(-settings.max_change, settings.max_change).cpu().numpy()
+        settled[frames] = True
         scores.append(1.0 - float(neg_pearson(pulse.detach(), y)))
         if on_window is not None:
             on_window(i, len(starts))
