@@ -19,7 +19,8 @@ from skimage.metrics import structural_similarity
 from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
 from rppgkit.models.zoo import shipped_weights
-from rppgkit.pipeline import measure
+from rppgkit.pipeline import analyse
+from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
 # readers that the default editor (PhysNet) does not involve: two classic methods and a network
@@ -123,14 +124,12 @@ def edit_report(
     weights = weights or {}
     duration = open_video(original).info.duration_s or 10.0
     window = min(10.0, 0.8 * duration)  # the whole-video HR of a short clip needs a short window
+    traces = [extract_trace(open_video(v)) for v in (original, edited)]  # one decode each
     readings = []
     for name in readers:
         ckpt = weights.get(name) or shipped_weights(name)
         options = {"weights": str(ckpt)} if ckpt is not None else {}
-        bpm = [
-            measure(v, method=name, window_s=window, **options).heart_rate.bpm
-            for v in (original, edited)
-        ]
+        bpm = [analyse(t, method=name, window_s=window, **options).heart_rate.bpm for t in traces]
         readings.append(Reading(name, float(bpm[0]), float(bpm[1])))
     return EditReport(
         str(original), str(edited), target, target_bpm, likeness(original, edited), readings
