@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.errors import RppgError, TooShortError
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import measure
-from rppgkit.privacy.edit import EditSettings, anonymize_video
+from rppgkit.privacy.edit import EditSettings, anonymize_video, off_pulse, pulse_basis
 from rppgkit.privacy.report import independent_readers, likeness
 from rppgkit.privacy.target import random_target, target_from_csv, target_from_hr
 from rppgkit.pulse import heart_rate
@@ -62,6 +63,31 @@ def test_targets_have_the_asked_rate_and_clear_errors(tmp_path: Path) -> None:
         target_from_csv(csv, 1.0)
 
 
+def test_off_pulse_scores_colour_changes_that_neither_pulse_explains() -> None:
+    t = torch.arange(128) / 30.0
+    target, original = torch.sin(2 * torch.pi * 0.8 * t), torch.sin(2 * torch.pi * 1.1 * t)
+    basis = pulse_basis(target, original)
+    cover = torch.ones(128, 16, 16, 1)
+    even = torch.ones(16, 16, 3)
+
+    def score(wave: torch.Tensor, pattern: torch.Tensor = even) -> float:
+        return float(off_pulse(wave[:, None, None, None] * pattern, cover, basis))
+
+    # the target at another phase, minus the original: all explained
+    assert score(torch.cos(2 * torch.pi * 0.8 * t) - 0.5 * original) < 0.02
+    assert score(torch.sin(2 * torch.pi * 2.0 * t)) > 0.95  # 2 Hz: neither pulse
+    assert score(torch.sin(2 * torch.pi * 0.95 * t)) > 0.3  # between the two: not a mix of them
+    # a change whose mean over each region is zero moves no mean colour and costs nothing
+    stripes = torch.ones(16, 16, 3)
+    stripes[::2] = -1
+    mixed = torch.sin(2 * torch.pi * 2.0 * t)[:, None, None, None] * stripes
+    mixed = mixed + target[:, None, None, None] * even
+    assert float(off_pulse(mixed, cover, basis)) < 0.02
+    wave = torch.sin(2 * torch.pi * 2.0 * t).requires_grad_()
+    off_pulse(wave[:, None, None, None] * even, cover, basis).backward()
+    assert wave.grad is not None and wave.grad.abs().sum() > 0
+
+
 def test_edit_moves_the_pulse_that_other_readers_see(video: Path, edited) -> None:
     out, done = edited
     assert done.target.hr_bpm == 120 and done.final_pearson > 0.5
@@ -99,7 +125,8 @@ def test_too_short_and_command_errors(video: Path, tmp_path: Path) -> None:
         ([str(tmp_path / "o.mp4"), "--target-hr", "90"], "as .mkv"),
         ([str(tmp_path / "o.mkv"), "--target-hr", "300"], "between 40 and 180"),
         ([str(tmp_path / "o.mkv"), "--random", "--estimator", "stven+rppgnet"], "ships no weights"),
-        ([str(tmp_path / "o.mkv"), "--target-hr", "90", "--lambda", "-1"], "lambda must be"),
+        ([str(tmp_path / "o.mkv"), "--target-hr", "90", "--lambda", "-1"], "at least 0"),
+        ([str(tmp_path / "o.mkv"), "--target-hr", "90", "--rhythm", "-1"], "rhythm weight"),
     ]:
         done = runner.invoke(app, ["anonymize", str(video), *args])
         assert done.exit_code == 1 and message in done.output, (args, done.output)

@@ -321,6 +321,10 @@ def anonymize(
     ] = 0.1,
     steps: Annotated[int, typer.Option(help="Optimisation steps per window.")] = 100,
     lr: Annotated[float, typer.Option(help="Adam step in grey levels.")] = 1.0,
+    rhythm: Annotated[
+        float,
+        typer.Option(help="Weight against colour changes neither pulse explains (0: paper)."),
+    ] = 1.0,
     report: Annotated[
         bool, typer.Option(help="Write OUT.report.json/.md: PSNR, SSIM, HR by other readers.")
     ] = True,
@@ -344,7 +348,7 @@ def anonymize(
     ckpt = weights or shipped_weights(estimator)
     if ckpt is None:
         raise RppgError(f"rppgkit ships no weights for {estimator!r}; give --weights CKPT")
-    settings = EditSettings(lam=lam, steps=steps, lr=lr)
+    settings = EditSettings(lam=lam, steps=steps, lr=lr, rhythm=rhythm)
     if target_signal is not None and not target_signal.is_file():
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
     with progress_bar(f"editing {source.name}", None) as tick:

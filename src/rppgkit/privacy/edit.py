@@ -2,7 +2,11 @@
 
 The video itself is optimised, never the network: a frozen rPPG network G reads the edited clip
 x, and x minimises ``NegPearson(G(x), y) + lambda * ||x - z||^2 / (T*C*H*W)`` against the target
-pulse y, starting from the original z, with only skin pixels free to change.
+pulse y, starting from the original z, with only skin pixels free to change. One term is added
+to the paper's loss (`EditSettings.rhythm`; 0 gives the paper's): the share of the edit's mean
+skin colour change, per face region, that neither the target nor the original pulse explains
+(`off_pulse`). Without it an edit can reach the network's target through other rhythms, which
+readers that average skin colour (POS, CHROM) then report.
 
 How it runs, in three bounded-memory passes over the video:
 1. track the face as for measurement and keep, per frame, the network's face crop, how much of
@@ -55,12 +59,14 @@ class EditSettings:
     steps: int = 100  # Adam iterations per window
     lr: float = 1.0  # Adam step, grey levels
     max_change: float = 24.0  # no pixel moves further than this many grey levels
+    rhythm: float = 1.0  # weight of colour changes that neither pulse explains; 0: the paper
 
     def __post_init__(self) -> None:
-        if self.lam < 0 or self.steps < 1 or self.lr <= 0 or self.max_change <= 0:
+        bad_rates = self.lr <= 0 or self.max_change <= 0 or self.rhythm < 0
+        if self.lam < 0 or self.steps < 1 or bad_rates:
             raise RppgError(
-                "lambda must be at least 0, steps at least 1, and the learning rate and largest "
-                f"change above 0; got {self}"
+                "lambda and the rhythm weight must be at least 0, steps at least 1, and the "
+                f"learning rate and largest change above 0; got {self}"
             )
 
 
@@ -211,6 +217,11 @@ def _optimise(
         opt = torch.optim.Adam([delta], lr=settings.lr)
         idx = torch.from_numpy(inverse).to(device)
         fixed = torch.from_numpy(settled[frames]).to(device)
+        with torch.no_grad():  # the pulse the network reads in the original: to cancel
+            x = normalize_frames(crops[idx], spec.norm).permute(3, 0, 1, 2)[None]
+            seen = net.recipe.predict(model, x)[0]
+        wanted = torch.tensor(target[s : s + spec.frames], dtype=torch.float32, device=device)
+        basis = pulse_basis(wanted, seen)
         for _ in range(settings.steps):
             change = delta.clamp(-settings.max_change, settings.max_change) * cover
             clip = (crops + change).clamp(0, 255)[idx]
@@ -219,6 +230,8 @@ def _optimise(
             # squared change over the whole frames of this window, as the paper's mean
             mse = (change**2 * pixels).sum() / (len(frames) * frame_values)
             loss = neg_pearson(pulse, y) + settings.lam * mse
+            if settings.rhythm:
+                loss = loss + settings.rhythm * off_pulse(change[idx], cover[idx], basis)
             opt.zero_grad()
             loss.backward()
             delta.grad[fixed] = 0  # Adam leaves entries that never had a gradient where they are
@@ -229,6 +242,40 @@ def _optimise(
         if on_window is not None:
             on_window(i, len(starts))
     return edit, float(np.mean(scores)), len(starts)
+
+
+PATCHES = 4  # the crop is split into PATCHES x PATCHES regions for `off_pulse`
+
+
+def pulse_basis(*pulses: torch.Tensor) -> torch.Tensor:
+    """Orthonormal ``[T, 2k]`` basis of the given pulses and their derivatives: every waveform
+    that is a mix of them at any phase (a narrow-band pulse's derivative is its quadrature)."""
+    columns = []
+    for p in pulses:
+        for c in (p, torch.gradient(p)[0]):
+            c = c - c.mean()
+            columns.append(c / c.norm().clamp_min(1e-12))
+    return torch.linalg.qr(torch.stack(columns, dim=1))[0]
+
+
+def off_pulse(change: torch.Tensor, cover: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Share of the edit's mean skin colour change, per channel and per region of the crop, that
+    no waveform of `basis` explains: 0 when the mean colour moves only with those pulses.
+
+    The network alone does not care how a change is spread over time, and an edit that reaches
+    its target through other rhythms (seen: 2 Hz in green for a 50 bpm target) moves the mean
+    skin colour that the classic readers average at those rhythms too, so they read them. The
+    editor's basis holds the target pulse and the original pulse (which the edit must cancel).
+    `change` is ``[T, S, S, 3]`` grey levels, `cover` ``[T, S, S, 1]`` skin shares.
+    """
+    k = change.shape[1] // PATCHES
+    pool = torch.nn.functional.avg_pool2d
+    skin = pool(cover.permute(0, 3, 1, 2), k)  # [T, 1, P, P]
+    mean = pool((change * cover).permute(0, 3, 1, 2), k) / skin.clamp_min(1e-6)
+    mean = (mean - mean.mean(dim=0)) * skin.mean(dim=0).sqrt()  # regions weigh by their skin
+    mean = mean.flatten(1)
+    rest = mean - basis @ (basis.T @ mean)
+    return (rest**2).sum() / (mean**2).sum().clamp_min(1e-12)
 
 
 def _write(
