@@ -62,8 +62,7 @@ class EditSettings:
     rhythm: float = 1.0  # weight of colour changes that neither pulse explains; 0: the paper
 
     def __post_init__(self) -> None:
-        bad_rates = self.lr <= 0 or self.max_change <= 0 or self.rhythm < 0
-        if self.lam < 0 or self.steps < 1 or bad_rates:
+        if min(self.lam, self.rhythm) < 0 or self.steps < 1 or min(self.lr, self.max_change) <= 0:
             raise RppgError(
                 "lambda and the rhythm weight must be at least 0, steps at least 1, and the "
                 f"learning rate and largest change above 0; got {self}"
@@ -268,10 +267,9 @@ def off_pulse(change: torch.Tensor, cover: torch.Tensor, basis: torch.Tensor) ->
     editor's basis holds the target pulse and the original pulse (which the edit must cancel).
     `change` is ``[T, S, S, 3]`` grey levels, `cover` ``[T, S, S, 1]`` skin shares.
     """
-    k = change.shape[1] // PATCHES
-    pool = torch.nn.functional.avg_pool2d
-    skin = pool(cover.permute(0, 3, 1, 2), k)  # [T, 1, P, P]
-    mean = pool((change * cover).permute(0, 3, 1, 2), k) / skin.clamp_min(1e-6)
+    pool = torch.nn.functional.adaptive_avg_pool2d
+    skin = pool(cover.permute(0, 3, 1, 2), PATCHES)  # [T, 1, P, P]
+    mean = pool((change * cover).permute(0, 3, 1, 2), PATCHES) / skin.clamp_min(1e-6)
     mean = (mean - mean.mean(dim=0)) * skin.mean(dim=0).sqrt()  # regions weigh by their skin
     mean = mean.flatten(1)
     rest = mean - basis @ (basis.T @ mean)
