@@ -216,21 +216,23 @@ def _optimise(
         opt = torch.optim.Adam([delta], lr=settings.lr)
         idx = torch.from_numpy(inverse).to(device)
         fixed = torch.from_numpy(settled[frames]).to(device)
+        window_crops, window_cover = crops[idx], cover[idx]  # per clip frame, repeats included
         with torch.no_grad():  # the pulse the network reads in the original: to cancel
-            x = normalize_frames(crops[idx], spec.norm).permute(3, 0, 1, 2)[None]
+            x = normalize_frames(window_crops, spec.norm).permute(3, 0, 1, 2)[None]
             seen = net.recipe.predict(model, x)[0]
         wanted = torch.tensor(target[s : s + spec.frames], dtype=torch.float32, device=device)
         basis = pulse_basis(wanted, seen)
         for _ in range(settings.steps):
             change = delta.clamp(-settings.max_change, settings.max_change) * cover
-            clip = (crops + change).clamp(0, 255)[idx]
+            per_frame = change[idx]
+            clip = (window_crops + per_frame).clamp(0, 255)
             x = normalize_frames(clip, spec.norm).permute(3, 0, 1, 2)[None]
             pulse = net.recipe.predict(model, x)
             # squared change over the whole frames of this window, as the paper's mean
             mse = (change**2 * pixels).sum() / (len(frames) * frame_values)
             loss = neg_pearson(pulse, y) + settings.lam * mse
             if settings.rhythm:
-                loss = loss + settings.rhythm * off_pulse(change[idx], cover[idx], basis)
+                loss = loss + settings.rhythm * off_pulse(per_frame, window_cover, basis)
             opt.zero_grad()
             loss.backward()
             delta.grad[fixed] = 0  # Adam leaves entries that never had a gradient where they are
