@@ -72,15 +72,28 @@ def write_suite(
 
 
 # Training data for neural baselines: subjects (seeds) never shared between splits, random HRs.
-# Training covers the suite's motion and lighting range; the test set adds a skin tone the
-# training set lacks (type VI), so the test figure measures generalisation to new people.
+# Training covers every skin type, motion and lighting condition of the test set (on other
+# subjects); the test set adds a face the training never shows (the astronaut photo, a real
+# face's texture), so the test figure measures generalisation to new people and a new face.
+# Skin type VI was first held out of training as the unseen condition, but at 320x240 its pulse
+# is near the sensor-noise floor (POS and CHROM read it at chance), so it tested the noise
+# floor rather than generalisation; benchmarks/README.md has those runs.
 TRAINING_SPLITS: dict[str, tuple[range, tuple[str, ...]]] = {
     "train": (
         range(0, 6),
-        ("baseline", "tone-1", "tone-5", "motion-1", "motion-2", "lighting-1", "lighting-2"),
+        (
+            "baseline",
+            "tone-1",
+            "tone-5",
+            "tone-6",
+            "motion-1",
+            "motion-2",
+            "lighting-1",
+            "lighting-2",
+        ),
     ),
-    "val": (range(6, 8), ("baseline", "motion-2", "lighting-2")),
-    "test": (range(8, 12), ("baseline", "tone-6", "motion-2", "lighting-2")),
+    "val": (range(6, 8), ("baseline", "tone-6", "motion-2", "lighting-2")),
+    "test": (range(8, 12), ("baseline", "tone-6", "motion-2", "lighting-2", "astronaut")),
 }
 TRAINING_HR_BPM = (48.0, 132.0)  # each video's mean HR is drawn uniformly from this range
 
