@@ -11,6 +11,10 @@ from rppgkit.models.rppgnet.network import RPPGNetOutput
 SKIN_WEIGHT = 0.1
 PARTS_WEIGHT = 0.5
 FEATURE_WEIGHT = 1.0  # the perceptual loss's block A and B feature terms
+# STVEN's losses are taken on 8-bit pixel values (then divided by 255, to stay on the scale of
+# the other losses): the squared restoration term's weight against the L1 terms depends on the
+# pixel scale, and on [0, 1] clips it is 255 times weaker (see stven_loss)
+PIXEL_LEVELS = 255.0
 
 
 def rppgnet_loss(
@@ -45,14 +49,17 @@ def stven_loss(
     `clean` originals (level 0); returns the loss and the restored clip ``G(compressed, 0)``.
 
     ``L_rec = ||c_0 - G(c_k, 0)||_2^2 + ||c_k - G(c_0, k)||_1`` and
-    ``L_cyc = ||c_k - G(G(c_k, 0), k)||_1 + ||c_0 - G(G(c_0, k), 0)||_1`` (means over pixels).
-    The released code adds the PSNR of the restoration to the loss, which rewards a *lower*
-    PSNR; the MSE term here pulls the restoration towards the original as the paper means.
+    ``L_cyc = ||c_k - G(G(c_k, 0), k)||_1 + ||c_0 - G(G(c_0, k), 0)||_1`` (means over pixels,
+    on 8-bit values, divided by 255). The released code adds the PSNR of the restoration to the
+    loss, which rewards a *lower* PSNR; the MSE term here pulls the restoration towards the
+    original as the paper means. Codec errors are a few grey levels: on [0, 1] values the
+    squared term's gradient would be about 1% of the L1 terms', and STVEN would learn to
+    degrade but hardly to restore.
     """
     f = nn.functional
     restored = stven(compressed, 0)
     degraded = stven(clean, level)
-    rec = f.mse_loss(restored, clean) + f.l1_loss(degraded, compressed)
+    rec = PIXEL_LEVELS * f.mse_loss(restored, clean) + f.l1_loss(degraded, compressed)
     cyc = f.l1_loss(stven(restored, level), compressed) + f.l1_loss(stven(degraded, 0), clean)
     return rec + cyc, restored
 
