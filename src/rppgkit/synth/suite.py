@@ -75,9 +75,9 @@ def write_suite(
 # Training covers every skin type, motion and lighting condition of the test set (on other
 # subjects); the test set adds a face the training never shows (the astronaut photo, a real
 # face's texture), so the test figure measures generalisation to new people and a new face.
-# Skin type VI was first held out of training as the unseen condition, but at 320x240 its pulse
-# is near the sensor-noise floor (POS and CHROM read it at chance), so it tested the noise
-# floor rather than generalisation; benchmarks/README.md has those runs.
+# Skin type VI was first held out of training as the unseen condition; every method failed on
+# it, seen in training or not, because the pipeline's face region loses its weak pulse
+# (benchmarks/README.md has those runs and the diagnosis).
 TRAINING_SPLITS: dict[str, tuple[range, tuple[str, ...]]] = {
     "train": (
         range(0, 6),

@@ -11,10 +11,7 @@ from rppgkit.models.rppgnet.network import RPPGNetOutput
 SKIN_WEIGHT = 0.1
 PARTS_WEIGHT = 0.5
 FEATURE_WEIGHT = 1.0  # the perceptual loss's block A and B feature terms
-# STVEN's losses are taken on 8-bit pixel values (then divided by 255, to stay on the scale of
-# the other losses): the squared restoration term's weight against the L1 terms depends on the
-# pixel scale, and on [0, 1] clips it is 255 times weaker (see stven_loss)
-PIXEL_LEVELS = 255.0
+PIXEL_LEVELS = 255.0  # STVEN's losses are on 8-bit values, divided by 255 (see stven_loss)
 
 
 def rppgnet_loss(
