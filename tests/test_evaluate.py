@@ -116,6 +116,18 @@ def test_evaluate_skips_bad_recordings_caches_and_resumes(
     assert done["clean"] == (("green",), ("pos",))
     assert set(again.metrics) == {"pos", "green"}
 
+    # traces of an older face path (tracker, skin model) are measured again
+    extracted = []
+
+    def counting(*args, **kwargs):
+        extracted.append(args)
+        return extract_trace(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "extract_trace", counting)
+    monkeypatch.setattr(run_module, "FACE_PATH_VERSION", run_module.FACE_PATH_VERSION + 1)
+    evaluate("synthetic", dataset, ["lgi"], out)
+    assert len(extracted) == 2
+
 
 def test_nothing_evaluable_is_an_error(dataset: Path, tmp_path: Path) -> None:
     only_broken = tmp_path / "only"

@@ -39,7 +39,7 @@ def edited(video: Path) -> tuple[Path, object]:
         out,
         lambda d: target_from_hr(120, d),
         shipped_weights("physnet"),
-        EditSettings(steps=60),
+        EditSettings(),
     )
     return out, done
 

@@ -38,7 +38,7 @@ from rppgkit.datasets import Recording
 from rppgkit.errors import RppgError
 from rppgkit.fileio import ensure_dir
 from rppgkit.parallel import process_pool
-from rppgkit.trace.extract import extract_trace
+from rppgkit.trace.extract import FACE_PATH_VERSION, extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
@@ -212,6 +212,7 @@ def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
     stat = video.stat() if video.exists() else None
     parts = [
         CACHE_FORMAT,
+        FACE_PATH_VERSION,
         rec.dataset,
         rec.id,
         str(rec.video.absolute()),

@@ -27,7 +27,13 @@ from rppgkit.evaluate.reference import ReferenceSource, reference_hr
 from rppgkit.fileio import ensure_dir, write_json
 from rppgkit.parallel import process_pool
 from rppgkit.pipeline import Options, analyse
-from rppgkit.trace.extract import Trace, extract_trace, load_trace, save_trace
+from rppgkit.trace.extract import (
+    FACE_PATH_VERSION,
+    Trace,
+    extract_trace,
+    load_trace,
+    save_trace,
+)
 from rppgkit.video.reader import open_video
 
 
@@ -155,6 +161,7 @@ def _cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
     stat = video.stat()
     key = json.dumps(
         [
+            FACE_PATH_VERSION,
             str(video),
             stat.st_size,
             stat.st_mtime_ns,

@@ -1,12 +1,18 @@
-"""Follow one face through a video: detect every few frames, smooth the box in between.
+"""Follow one face through a video: register it on every frame, detect it every few frames.
 
-Detection on every frame is slow and makes the box jitter, which leaks into the colour trace.
-The tracker detects every `every` frames (and on every frame while the face is lost), first in
-the region around the last box and over the whole frame only if that fails, keeps the box of the
-face nearest the previous one, and smooths it with an exponential moving average that
-snaps when the face jumps. Frames between two detections get boxes on the straight line between
-them (`glide`), so a moving head stays still inside its crop instead of slipping and catching up
-at every detection -- a bobbing at the head's rate that neural estimators take for a pulse.
+A face detector's box jitters by about half a pixel from frame to frame even on a still face,
+and a box that moves over a face's shading changes the mean colour under it by as much as a weak
+pulse does (on dark skin the pulse is lost). The tracker therefore takes the face's motion from
+image registration, and only its slow drift and its size from the detector:
+- on each frame the face patch of the last anchor frame is found in the new frame with sub-pixel
+  accuracy (phase correlation for a coarse shift, then the ECC criterion, which ignores changes
+  of brightness and contrast), so a still face gets a still box and a moving one a box that
+  moves with it, without lag;
+- every `every` frames the detector runs near the face; the box follows the detections' centre
+  through a slow correction (`offset_gain`) and their size through a moving average, so their
+  jitter is averaged away, while a face that jumps (a new person, a cut) snaps the box there;
+- when registration fails (no texture, a large turn) the face is detected on that frame, and the
+  detections are smoothed as before registration existed.
 A face missing for at most `max_gap_s` keeps its last box ("bridged"); after that frames are
 marked missing, never silently replaced by the whole frame.
 """
@@ -16,22 +22,105 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from rppgkit.face.detect import Box, Detector
 
-# Detection is cheap next to decoding (a 96 px search around the last face: every frame costs
-# ~16% more time than every 10th), and a moving head between sparse detections leaves the box
-# behind by ~1.7% of the crop in the pulse band (synthetic strong motion, against the true
-# boxes); every 2nd frame with glide brings that to the detector's own jitter (~0.7%).
+# With registration carrying the motion, detections only correct slow drift and size; one every
+# 2nd frame keeps the size of a fast-approaching face current at little cost (a 96 px search).
 DETECT_EVERY = 2
+REGISTER_SIDE = 64  # long side (px) the face patch is scaled to for registration
+MIN_CORRELATION = 0.8  # ECC correlation below which the face counts as lost to registration
+RESIZE_LIMIT = 0.1  # re-cut the template when the face's size has changed by this share
+_ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
 
 class FaceStatus(enum.IntEnum):
     DETECTED = 0  # a detection on this frame
-    TRACKED = 1  # between scheduled detections: last box carried forward
+    TRACKED = 1  # between scheduled detections: the box follows the registered face
     BRIDGED = 2  # detection failed, but the face was seen less than max_gap_s ago
     MISSING = 3  # no face
+
+
+@dataclass(frozen=True)
+class Template:
+    """A grey face patch, scaled by `scale`, and the registration that finds it again."""
+
+    patch: np.ndarray  # float32 [h, w]
+    scale: float
+
+    @classmethod
+    def cut(cls, rgb: np.ndarray, box: Box) -> Template:
+        scale = min(1.0, REGISTER_SIDE / max(box.w, box.h))
+        w, h = max(8, round(box.w * scale)), max(8, round(box.h * scale))
+        m = _margin(w, h)
+        region, _ = _grey_region(rgb, np.array(box.center), (w + 2 * m, h + 2 * m), scale)
+        return cls(region[m : m + h, m : m + w].copy(), scale)
+
+    def find(self, rgb: np.ndarray, near: np.ndarray) -> np.ndarray | None:
+        """Where the patch's centre is in `rgb` (full-frame px), searching around `near`;
+        None when the face cannot be registered there."""
+        h, w = self.patch.shape
+        m = _margin(w, h)
+        region, factors = _grey_region(rgb, near, (w + 2 * m, h + 2 * m), self.scale)
+        # ECC from the last position (a face moves little per frame); where it does not
+        # converge, from the coarse shift that phase correlation finds (a fast move)
+        for coarse in (False, True):
+            dx, dy = 0.0, 0.0
+            if coarse:
+                (dx, dy), _ = cv2.phaseCorrelate(
+                    self.patch, region[m : m + h, m : m + w], _window(w, h)
+                )
+            guess = np.array([[1, 0, m + dx], [0, 1, m + dy]], np.float32)
+            try:
+                cc, warp = cv2.findTransformECC(
+                    self.patch, region, guess, cv2.MOTION_TRANSLATION, _ECC_STOP, None, 5
+                )
+            except cv2.error:  # a flat patch, or no convergence
+                continue
+            if cc >= MIN_CORRELATION:
+                return near + (warp[:, 2].astype(np.float64) - m) / factors
+        return None
+
+
+def _margin(w: int, h: int) -> int:
+    """How far (scaled px) around its last position a w x h face patch is searched."""
+    return max(4, max(w, h) // 4)
+
+
+def _grey_region(
+    rgb: np.ndarray, centre: np.ndarray, size: tuple[int, int], scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grey image around `centre` (full-frame px) scaled by about `scale`, `size` (w, h)
+    scaled px, sub-pixel accurate, and the exact scale factors (x, y) used.
+
+    Only a fixed-size part of the frame around the face is converted, so registration costs
+    the same at any resolution, and the part's size (hence the factors) is the same on every
+    frame; beyond the frame's edges its border pixels are repeated.
+    """
+    span_w, span_h = (int(np.ceil(n / scale)) + 4 for n in size)
+    x0, y0 = int(np.floor(centre[0])) - span_w // 2, int(np.floor(centre[1])) - span_h // 2
+    rows, cols = rgb.shape[:2]
+    top, left = min(max(-y0, 0), span_h), min(max(-x0, 0), span_w)
+    bottom, right = min(max(y0 + span_h - rows, 0), span_h), min(max(x0 + span_w - cols, 0), span_w)
+    part = rgb[max(y0, 0) : max(y0 + span_h, 0), max(x0, 0) : max(x0 + span_w, 0)]
+    if part.size == 0:  # the face has left the frame: a flat region, which fails to register
+        grey = np.zeros((span_h, span_w), np.uint8)
+    else:
+        grey = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+        if top or bottom or left or right:
+            grey = cv2.copyMakeBorder(grey, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    if scale < 1.0:
+        grey = cv2.resize(
+            grey, (round(span_w * scale), round(span_h * scale)), interpolation=cv2.INTER_AREA
+        )
+    factors = np.array([grey.shape[1] / span_w, grey.shape[0] / span_h])
+    # a full-frame point x lies at (x - x0 + 0.5) * factor - 0.5 in the scaled part
+    at = (np.asarray(centre) - (x0, y0) + 0.5) * factors - 0.5
+    return cv2.getRectSubPix(
+        grey, size, (float(at[0]), float(at[1])), patchType=cv2.CV_32F
+    ), factors
 
 
 @dataclass
@@ -39,8 +128,12 @@ class FaceTracker:
     detector: Detector
     every: int = DETECT_EVERY
     max_gap_s: float = 1.0
-    smoothing: float = 0.6  # weight of the new detection in the moving average
+    smoothing: float = 0.6  # weight of a detection in the box, where registration failed
+    size_smoothing: float = 0.2  # weight of a detection's size in the box's size
+    offset_gain: float = 0.05  # share of the detection-registration disagreement corrected
     _box: Box | None = field(default=None, init=False)
+    _template: Template | None = field(default=None, init=False)
+    _offset: np.ndarray = field(default_factory=lambda: np.zeros(2), init=False)
     _last_seen_s: float = field(default=-np.inf, init=False)
     _since_detect: int = field(default=0, init=False)
     _retry: bool = field(default=False, init=False)
@@ -48,48 +141,78 @@ class FaceTracker:
 
     def update(self, rgb: np.ndarray, time_s: float) -> tuple[Box | None, FaceStatus]:
         """Return the face box for this frame and how it was obtained."""
-        if self._box is not None and not self._retry and self._since_detect < self.every:
+        tracked = self._follow(rgb)
+        if tracked is not None and not self._retry and self._since_detect < self.every:
             self._since_detect += 1
-            return self._box, FaceStatus.TRACKED
-        # search around the last box first; the whole frame only when the face is not there
-        found = self.detector(rgb, near=self._box) if self._box is not None else []
+            self._box = tracked
+            return tracked, FaceStatus.TRACKED
+        last = tracked or self._box
+        # search around the face first; the whole frame only when the face is not there
+        found = self.detector(rgb, near=last) if last is not None else []
         if not found:
             found = self.detector(rgb)
         if found:
-            self._box = self._smooth(self._pick(found))
+            self._box = self._combine(rgb, tracked, self._pick(found, last))
             self._last_seen_s = time_s
             self._since_detect = 1
             self._retry = False
             return self._box, FaceStatus.DETECTED
         self._retry = True  # detect again on the next frame
-        if self._box is not None and time_s - self._last_seen_s <= self.max_gap_s:
-            return self._box, FaceStatus.BRIDGED
-        self._box = None
+        if last is not None and time_s - self._last_seen_s <= self.max_gap_s:
+            self._box = last
+            return last, FaceStatus.BRIDGED
+        self._box, self._template = None, None
         return None, FaceStatus.MISSING
 
-    def _pick(self, found: list[Box]) -> Box:
-        if self._box is None:
+    def _follow(self, rgb: np.ndarray) -> Box | None:
+        """The box moved with the registered face, or None without a face or registration."""
+        if self._box is None or self._template is None:
+            return None
+        centre = self._template.find(rgb, np.array(self._box.center) - self._offset)
+        if centre is None:
+            return None
+        return _box_at(centre + self._offset, self._box.w, self._box.h)
+
+    def _combine(self, rgb: np.ndarray, tracked: Box | None, found: Box) -> Box:
+        """The new box from the registered one and a detection on the same frame."""
+        old = tracked or self._box
+        self.jumped = old is None or bool(
+            np.hypot(found.center[0] - old.center[0], found.center[1] - old.center[1]) > 0.3 * old.w
+        )
+        if old is None or self.jumped or tracked is None:
+            box = found if old is None or self.jumped else _blend(old, found, self.smoothing)
+            self._template, self._offset = Template.cut(rgb, box), np.zeros(2)
+            return box
+        a, k = self.size_smoothing, self.offset_gain
+        w, h = (1 - a) * tracked.w + a * found.w, (1 - a) * tracked.h + a * found.h
+        miss = np.subtract(found.center, tracked.center)
+        self._offset = self._offset + k * miss
+        box = _box_at(np.add(tracked.center, k * miss), w, h)
+        if abs(box.w / (self._template.patch.shape[1] / self._template.scale) - 1) > RESIZE_LIMIT:
+            # re-cut the template where the registered face is, so the box does not jump
+            self._template = Template.cut(rgb, _box_at(np.subtract(box.center, self._offset), w, h))
+        return box
+
+    def _pick(self, found: list[Box], last: Box | None) -> Box:
+        if last is None:
             return found[0]  # largest
-        cx, cy = self._box.center
+        cx, cy = last.center
         return min(found, key=lambda b: (b.center[0] - cx) ** 2 + (b.center[1] - cy) ** 2)
 
-    def _smooth(self, new: Box) -> Box:
-        old = self._box
-        if old is None:
-            self.jumped = True
-            return new
-        jump = np.hypot(new.center[0] - old.center[0], new.center[1] - old.center[1])
-        self.jumped = bool(jump > 0.3 * old.w)
-        if self.jumped:
-            return new
-        a = self.smoothing
-        return Box(
-            *(a * n + (1 - a) * o for n, o in zip(new.as_array(), old.as_array())),
-            score=new.score,
-        )
+
+def _box_at(centre: np.ndarray, w: float, h: float) -> Box:
+    return Box(float(centre[0]) - w / 2, float(centre[1]) - h / 2, float(w), float(h))
 
 
-def glide(start: Box, end: Box, n: int) -> list[Box]:
-    """The `n` boxes evenly spaced strictly between two detections."""
-    a, b = start.as_array().astype(np.float64), end.as_array().astype(np.float64)
-    return [Box(*(a + (b - a) * k / (n + 1)), score=start.score) for k in range(1, n + 1)]
+def _blend(old: Box, new: Box, weight: float) -> Box:
+    values = (weight * n + (1 - weight) * o for n, o in zip(new.as_array(), old.as_array()))
+    return Box(*map(float, values), score=new.score)
+
+
+_WINDOWS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _window(w: int, h: int) -> np.ndarray:
+    if (w, h) not in _WINDOWS:
+        _WINDOWS[w, h] = cv2.createHanningWindow((w, h), cv2.CV_32F)
+    return _WINDOWS[w, h]

@@ -16,11 +16,15 @@ import numpy as np
 
 from rppgkit.face.detect import Box, create_detector, crop
 from rppgkit.face.skin import SkinModel
-from rppgkit.face.track import DETECT_EVERY, FaceStatus, FaceTracker, glide
+from rppgkit.face.track import DETECT_EVERY, FaceStatus, FaceTracker
 from rppgkit.fileio import atomic_path
 from rppgkit.video.reader import FileVideo, Frame, FrameFolder, VideoInfo
 
 MIN_SKIN_PIXELS = 25
+# Part of every cache key built on traces or face crops: raise it when the face path (tracker,
+# skin model) changes what it measures, so caches written by the old one are rebuilt.
+# 2: the face box follows image registration; a slower, wider skin model.
+FACE_PATH_VERSION = 2
 NO_COLOUR = (float("nan"),) * 3
 NO_BOX = (float("nan"),) * 4
 
@@ -123,25 +127,9 @@ def extract_trace(
         if on_frame is not None:
             on_frame(frame.index)
 
-    # frames between detections wait (at most detect_every - 1 of them) for the next detection,
-    # then take boxes on the line between the two
-    waiting: list[Frame] = []
-    last: Box | None = None
     for frame in source.frames():
         box, state = tracker.update(frame.rgb, frame.time_s)
-        if state == FaceStatus.TRACKED:
-            waiting.append(frame)
-            continue
-        if waiting and last is not None:
-            moved = state == FaceStatus.DETECTED and box is not None and not tracker.jumped
-            steps = glide(last, box, len(waiting)) if moved else [last] * len(waiting)
-            for held, step in zip(waiting, steps):
-                measure(held, step, FaceStatus.TRACKED)
-        waiting.clear()
         measure(frame, box, state)
-        last = box
-    for held in waiting:
-        measure(held, last, FaceStatus.TRACKED)
     return Trace(
         info=source.info,
         times=np.frombuffer(times, np.float64).copy(),
@@ -195,4 +183,12 @@ def load_trace(path: str | os.PathLike) -> Trace:
         )
 
 
-__all__ = ["FaceStatus", "Preview", "Trace", "extract_trace", "load_trace", "save_trace"]
+__all__ = [
+    "FACE_PATH_VERSION",
+    "FaceStatus",
+    "Preview",
+    "Trace",
+    "extract_trace",
+    "load_trace",
+    "save_trace",
+]
