@@ -20,6 +20,7 @@ marked missing, never silently replaced by the whole frame.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -209,10 +210,7 @@ def _blend(old: Box, new: Box, weight: float) -> Box:
     return Box(*map(float, values), score=new.score)
 
 
-_WINDOWS: dict[tuple[int, int], np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _window(w: int, h: int) -> np.ndarray:
-    if (w, h) not in _WINDOWS:
-        _WINDOWS[w, h] = cv2.createHanningWindow((w, h), cv2.CV_32F)
-    return _WINDOWS[w, h]
+    """The Hann window that phase correlation weights a w x h patch with."""
+    return cv2.createHanningWindow((w, h), cv2.CV_32F)
