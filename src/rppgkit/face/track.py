@@ -103,8 +103,8 @@ def _grey_region(
     span_w, span_h = (int(np.ceil(n / scale)) + 4 for n in size)
     x0, y0 = int(np.floor(centre[0])) - span_w // 2, int(np.floor(centre[1])) - span_h // 2
     rows, cols = rgb.shape[:2]
-    top, left = min(max(-y0, 0), span_h), min(max(-x0, 0), span_w)
-    bottom, right = min(max(y0 + span_h - rows, 0), span_h), min(max(x0 + span_w - cols, 0), span_w)
+    top, left = max(-y0, 0), max(-x0, 0)
+    bottom, right = max(y0 + span_h - rows, 0), max(x0 + span_w - cols, 0)
     part = rgb[max(y0, 0) : max(y0 + span_h, 0), max(x0, 0) : max(x0 + span_w, 0)]
     if part.size == 0:  # the face has left the frame: a flat region, which fails to register
         grey = np.zeros((span_h, span_w), np.uint8)
