@@ -10,8 +10,9 @@
    without the partition loss), stage 2 (configs/stven-synthetic.yaml) and stage 3
    (configs/stven-rppgnet-synthetic.yaml); each stage's wall time is recorded.
 4. Evaluates POS, rPPGNet, the ablations and STVEN+rPPGNet on the test ladder (per-window HR,
-   10 s windows, 1 s step) and the PSNR of the compressed and the STVEN-restored face clips
-   against the original's clips, per level.
+   10 s windows, 1 s step), and per level the PSNR of the compressed and the STVEN-restored
+   face clips against the original's clips and how well the stage-1 rPPGNet's signal follows
+   the reference pulse on each of them.
 
 Usage: python benchmarks/stven_rppgnet.py [--train-only | --eval-only] [[STAGE:]key=value ...]
   (every step resumes: finished work is kept). Overrides go to every stage's config, or to one
@@ -37,6 +38,7 @@ from rppgkit.datasets import load_dataset
 from rppgkit.datasets.ladder import build_ladder, parse_levels
 from rppgkit.evaluate import evaluate
 from rppgkit.models.inference import load_network
+from rppgkit.models.losses import neg_pearson
 from rppgkit.pipeline import Options
 from rppgkit.synth import write_training_set
 from rppgkit.train import load_config, train
@@ -149,7 +151,7 @@ def main() -> None:
             for name, per in ev.metrics.items()
         }
     summary["hr"] = results
-    summary["psnr"] = psnr_by_level(stage_configs(args)["joint"])
+    summary["restoration"] = restoration_by_level(stage_configs(args)["joint"])
     (WORK / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     (WORK / "results.md").write_text(tables(summary))
     print(tables(summary))
@@ -161,31 +163,41 @@ def device() -> str:
     return f"CPU, {torch.get_num_threads()} threads"
 
 
-def psnr_by_level(cfg: Config) -> dict[str, dict[str, float]]:
-    """PSNR (dB, 8-bit peak) of the compressed and the restored 64-frame clips of the test
-    ladder against the original's clips, pooled over each level's clips; restored by the
-    stage-2 STVEN and by the joint stage's STVEN."""
+def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
+    """Per level of the test ladder, for the compressed 64-frame clips and their restorations
+    by the stage-2 and the joint stage's STVEN: the PSNR (dB, 8-bit peak) against the
+    original's clips, pooled over the level's clips, and the mean Pearson r of the frozen
+    stage-1 rPPGNet's signal with the reference pulse, clip by clip (how much pulse rPPGNet
+    finds in what it is given; "original" is its r on the uncompressed clips)."""
     stage2 = load_network(WORK / "stven" / "best.pt").model
     joint = load_network(WORK / "joint" / "best.pt")
+    stven, rppgnet = joint.model.stven, joint.model.rppgnet
     recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), joint.spec, cfg.data.cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}
-    sums = {k: np.zeros(3) for k in names}
+    squares = {k: np.zeros(3) for k in names}
+    pearson = {k: np.zeros(4) for k in names}
     counts = dict.fromkeys(names, 0)
     with torch.inference_mode():
         for i in range(len(pairs)):
             item = pairs[i]
-            k, clip = int(item["level"]), item["clip"][None]
-            outputs = (clip, stage2(clip, 0).clamp(0, 1), joint.model.stven(clip, 0).clamp(0, 1))
-            for j, x in enumerate(outputs):
-                sums[k][j] += float(torch.mean((x[0] - item["clean"]) ** 2))
+            k, clip, label = int(item["level"]), item["clip"][None], item["label"][None]
+            inputs = (clip, stage2(clip, 0).clamp(0, 1), stven(clip, 0).clamp(0, 1))
+            for j, x in enumerate((*inputs, item["clean"][None])):
+                pearson[k][j] += 1 - float(neg_pearson(rppgnet(x).signal, label))
+                if j < 3:
+                    squares[k][j] += float(torch.mean((x[0] - item["clean"]) ** 2))
             counts[k] += 1
-    db = {k: 10 * np.log10(counts[k] / sums[k]) for k in names}
     return {
         names[k]: {
-            "compressed_db": float(db[k][0]),
-            "stven_db": float(db[k][1]),
-            "joint_db": float(db[k][2]),
+            **{
+                f"{what}_db": float(10 * np.log10(counts[k] / squares[k][j]))
+                for j, what in enumerate(("compressed", "stven", "joint"))
+            },
+            **{
+                f"{what}_r": float(pearson[k][j] / counts[k])
+                for j, what in enumerate(("compressed", "stven", "joint", "original"))
+            },
             "clips": counts[k],
         }
         for k in sorted(names)
@@ -193,7 +205,7 @@ def psnr_by_level(cfg: Config) -> dict[str, dict[str, float]]:
 
 
 def tables(summary: dict) -> str:
-    hr, psnr = summary["hr"], summary["psnr"]
+    hr, rest = summary["hr"], summary["restoration"]
     levels = [lv for lv in hr["POS"] if lv != "all"]
     main = ["POS", "rPPGNet", "rPPGNet (ladder-trained)", "STVEN+rPPGNet"]
     lines = [
@@ -208,10 +220,21 @@ def tables(summary: dict) -> str:
             f"{hr[c][lv]['mae']:.2f} / {hr[c][lv]['rmse']:.2f} / {hr[c][lv]['pearson_r']:.2f}"
             for c in main
         ]
-        p = psnr.get(lv)
+        p = rest.get(lv)
         keys = ("compressed_db", "stven_db", "joint_db")
         extra = [f"{p[key]:.2f} dB" for key in keys] if p else ["-"] * 3
         lines.append(f"| {lv} | " + " | ".join(cells + extra) + " |")
+    lines += [
+        "",
+        "Pearson r of the stage-1 rPPGNet's signal with the reference pulse, per 64-frame test "
+        "clip (mean), given the compressed clip, its STVEN restorations, or the original:",
+        "",
+        "| level | compressed | STVEN (stage 2) | STVEN (joint) | original |",
+        "|---|---|---|---|---|",
+    ]
+    for lv, p in rest.items():
+        keys = ("compressed_r", "stven_r", "joint_r", "original_r")
+        lines.append(f"| {lv} | " + " | ".join(f"{p[key]:.3f}" for key in keys) + " |")
     ablations = ["rPPGNet", "rPPGNet w/o attention", "rPPGNet w/o partitions"]
     lines += ["", "Ablation of rPPGNet (per-window HR MAE, bpm):", ""]
     lines += ["| level | " + " | ".join(ablations) + " |", "|---" * (len(ablations) + 1) + "|"]

@@ -26,7 +26,7 @@ from rppgkit.models import create
 from rppgkit.models.checkpoint import load_checkpoint
 from rppgkit.models.inference import Network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
-from rppgkit.models.recipe import Recipe
+from rppgkit.models.recipe import Recipe, create_recipe
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import augment, load_config, train
 from rppgkit.train.config import validate
@@ -218,6 +218,20 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_config(path, ["train.epochs"])
     with pytest.raises(RppgError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_configs_build_their_model_and_recipe(path: Path) -> None:
+    """A typo in a shipped config (a key, a model option, a recipe option) shows up here, not
+    after an hour of data preparation."""
+    cfg = load_config(path)
+    model = create(cfg.model.name, **cfg.model.options)
+    recipe = create_recipe(cfg.recipe_name, **cfg.recipe.options)
+    assert recipe.model_name == cfg.model.name
+    assert sum(p.numel() for p in model.parameters()) > 0
 
 
 def test_speed_augmentation_scales_the_heart_rate_of_clip_and_label() -> None:
