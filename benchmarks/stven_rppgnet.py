@@ -178,15 +178,20 @@ def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
     squares = {k: np.zeros(3) for k in names}
     pearson = {k: np.zeros(4) for k in names}
     counts = dict.fromkeys(names, 0)
+    original: dict[tuple[str, int], float] = {}  # each original chunk is read once, not per level
     with torch.inference_mode():
-        for i in range(len(pairs)):
+        for i, (p, start) in enumerate(pairs.items):
             item = pairs[i]
             k, clip, label = int(item["level"]), item["clip"][None], item["label"][None]
             inputs = (clip, stage2(clip, 0).clamp(0, 1), stven(clip, 0).clamp(0, 1))
-            for j, x in enumerate((*inputs, item["clean"][None])):
+            for j, x in enumerate(inputs):
                 pearson[k][j] += 1 - float(neg_pearson(rppgnet(x).signal, label))
-                if j < 3:
-                    squares[k][j] += float(torch.mean((x[0] - item["clean"]) ** 2))
+                squares[k][j] += float(torch.mean((x[0] - item["clean"]) ** 2))
+            chunk = (pairs.pairs[p][1].id, start)
+            if chunk not in original:
+                signal = rppgnet(item["clean"][None]).signal
+                original[chunk] = 1 - float(neg_pearson(signal, label))
+            pearson[k][3] += original[chunk]
             counts[k] += 1
     return {
         names[k]: {
