@@ -8,7 +8,9 @@
    MPEG-4 250k (the paper's five levels).
 3. Trains stage 1 (configs/rppgnet-synthetic.yaml), its two ablations (without skin attention,
    without the partition loss), stage 2 (configs/stven-synthetic.yaml) and stage 3
-   (configs/stven-rppgnet-synthetic.yaml); each stage's wall time is recorded.
+   (configs/stven-rppgnet-synthetic.yaml), then 2 more stage-3 epochs with STVEN's own loss at
+   weight 30 instead of 0.1, so that it counts beside rPPGNet's ("joint-finish"); each stage's
+   wall time is recorded.
 4. Evaluates POS, rPPGNet, the ablations and STVEN+rPPGNet on the test ladder (per-window HR,
    10 s windows, 1 s step), and per level the PSNR of the compressed and the STVEN-restored
    face clips against the original's clips and how well the stage-1 rPPGNet's signal follows
@@ -57,6 +59,15 @@ STAGES = {  # name: (config, overrides); the paper's three stages first, then th
     "rppgnet": ("configs/rppgnet-synthetic.yaml", []),
     "stven": ("configs/stven-synthetic.yaml", []),
     "joint": ("configs/stven-rppgnet-synthetic.yaml", []),
+    "joint-finish": (  # 2 more joint epochs with STVEN's own loss weighted to matter
+        "configs/stven-rppgnet-synthetic.yaml",
+        [
+            f"recipe.options.stven={WORK}/joint/best.pt",
+            "recipe.options.stven_weight=30",
+            "train.epochs=2",
+            f"log.out={WORK}/joint-finish",
+        ],
+    ),
     "rppgnet-no-attention": (
         "configs/rppgnet-synthetic.yaml",
         ["model.options.attention=false", f"log.out={WORK}/rppgnet-no-attention"],
@@ -74,6 +85,7 @@ STAGES = {  # name: (config, overrides); the paper's three stages first, then th
         ],
     ),
 }
+RESTORATIONS = ("compressed", "stven", "joint", "finished")  # what rPPGNet is given, per level
 EVALUATIONS = {  # column: (method, checkpoint or None)
     "POS": ("pos", None),
     "rPPGNet": ("rppgnet", WORK / "rppgnet/best.pt"),
@@ -81,6 +93,7 @@ EVALUATIONS = {  # column: (method, checkpoint or None)
     "rPPGNet w/o partitions": ("rppgnet", WORK / "rppgnet-no-partitions/best.pt"),
     "rPPGNet (ladder-trained)": ("rppgnet", WORK / "rppgnet-ladder/best.pt"),
     "STVEN+rPPGNet": ("stven+rppgnet", WORK / "joint/best.pt"),
+    "STVEN+rPPGNet (finished)": ("stven+rppgnet", WORK / "joint-finish/best.pt"),
 }
 
 
@@ -165,25 +178,26 @@ def device() -> str:
 
 def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
     """Per level of the test ladder, for the compressed 64-frame clips and their restorations
-    by the stage-2 and the joint stage's STVEN: the PSNR (dB, 8-bit peak) against the
-    original's clips, pooled over the level's clips, and the mean Pearson r of the frozen
-    stage-1 rPPGNet's signal with the reference pulse, clip by clip (how much pulse rPPGNet
-    finds in what it is given; "original" is its r on the uncompressed clips)."""
+    by the STVEN of stage 2, of the joint stage and of its finishing run: the PSNR (dB, 8-bit
+    peak) against the original's clips, pooled over the level's clips, and the mean Pearson r
+    of the frozen stage-1 rPPGNet's signal with the reference pulse, clip by clip (how much
+    pulse rPPGNet finds in what it is given; "original" is its r on the uncompressed clips)."""
     stage2 = load_network(WORK / "stven" / "best.pt").model
     joint = load_network(WORK / "joint" / "best.pt")
     stven, rppgnet = joint.model.stven, joint.model.rppgnet
+    finished = load_network(WORK / "joint-finish" / "best.pt").model.stven
     recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), joint.spec, cfg.data.cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}
-    squares = {k: np.zeros(3) for k in names}
-    pearson = {k: np.zeros(4) for k in names}
+    squares = {k: np.zeros(4) for k in names}
+    pearson = {k: np.zeros(5) for k in names}
     counts = dict.fromkeys(names, 0)
     original: dict[tuple[str, int], float] = {}  # each original chunk is read once, not per level
     with torch.inference_mode():
         for i, (p, start) in enumerate(pairs.items):
             item = pairs[i]
             k, clip, label = int(item["level"]), item["clip"][None], item["label"][None]
-            inputs = (clip, stage2(clip, 0).clamp(0, 1), stven(clip, 0).clamp(0, 1))
+            inputs = (clip, *(net(clip, 0).clamp(0, 1) for net in (stage2, stven, finished)))
             for j, x in enumerate(inputs):
                 pearson[k][j] += 1 - float(neg_pearson(rppgnet(x).signal, label))
                 squares[k][j] += float(torch.mean((x[0] - item["clean"]) ** 2))
@@ -191,17 +205,17 @@ def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
             if chunk not in original:
                 signal = rppgnet(item["clean"][None]).signal
                 original[chunk] = 1 - float(neg_pearson(signal, label))
-            pearson[k][3] += original[chunk]
+            pearson[k][4] += original[chunk]
             counts[k] += 1
     return {
         names[k]: {
             **{
                 f"{what}_db": float(10 * np.log10(counts[k] / squares[k][j]))
-                for j, what in enumerate(("compressed", "stven", "joint"))
+                for j, what in enumerate(RESTORATIONS)
             },
             **{
                 f"{what}_r": float(pearson[k][j] / counts[k])
-                for j, what in enumerate(("compressed", "stven", "joint", "original"))
+                for j, what in enumerate((*RESTORATIONS, "original"))
             },
             "clips": counts[k],
         }
@@ -212,13 +226,19 @@ def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
 def tables(summary: dict) -> str:
     hr, rest = summary["hr"], summary["restoration"]
     levels = [lv for lv in hr["POS"] if lv != "all"]
-    main = ["POS", "rPPGNet", "rPPGNet (ladder-trained)", "STVEN+rPPGNet"]
+    main = [
+        "POS",
+        "rPPGNet",
+        "rPPGNet (ladder-trained)",
+        "STVEN+rPPGNet",
+        "STVEN+rPPGNet (finished)",
+    ]
     lines = [
         "Per-window HR on the test ladder (12 videos x 5 levels; MAE and RMSE in bpm):",
         "",
         "| level | " + " | ".join(f"{c} MAE / RMSE / r" for c in main) + " | PSNR compressed | "
-        "PSNR STVEN (stage 2) | PSNR STVEN (joint) |",
-        "|---" * (len(main) + 4) + "|",
+        "PSNR STVEN (stage 2) | PSNR STVEN (joint) | PSNR STVEN (finished) |",
+        "|---" * (len(main) + 5) + "|",
     ]
     for lv in levels:
         cells = [
@@ -226,20 +246,19 @@ def tables(summary: dict) -> str:
             for c in main
         ]
         p = rest.get(lv)
-        keys = ("compressed_db", "stven_db", "joint_db")
-        extra = [f"{p[key]:.2f} dB" for key in keys] if p else ["-"] * 3
+        extra = [f"{p[f'{key}_db']:.2f} dB" for key in RESTORATIONS] if p else ["-"] * 4
         lines.append(f"| {lv} | " + " | ".join(cells + extra) + " |")
     lines += [
         "",
         "Pearson r of the stage-1 rPPGNet's signal with the reference pulse, per 64-frame test "
         "clip (mean), given the compressed clip, its STVEN restorations, or the original:",
         "",
-        "| level | compressed | STVEN (stage 2) | STVEN (joint) | original |",
-        "|---|---|---|---|---|",
+        "| level | compressed | STVEN (stage 2) | STVEN (joint) | STVEN (finished) | original |",
+        "|---|---|---|---|---|---|",
     ]
     for lv, p in rest.items():
-        keys = ("compressed_r", "stven_r", "joint_r", "original_r")
-        lines.append(f"| {lv} | " + " | ".join(f"{p[key]:.3f}" for key in keys) + " |")
+        keys = (*RESTORATIONS, "original")
+        lines.append(f"| {lv} | " + " | ".join(f"{p[f'{key}_r']:.3f}" for key in keys) + " |")
     ablations = ["rPPGNet", "rPPGNet w/o attention", "rPPGNet w/o partitions"]
     lines += ["", "Ablation of rPPGNet (per-window HR MAE, bpm):", ""]
     lines += ["| level | " + " | ".join(ablations) + " |", "|---" * (len(ablations) + 1) + "|"]

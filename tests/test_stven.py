@@ -20,6 +20,7 @@ from rppgkit.datasets.ladder import build_ladder, level_index, parse_levels, sou
 from rppgkit.errors import RppgError
 from rppgkit.models import create
 from rppgkit.models.rppgnet import RPPGNet, perceptual_loss, stven_loss
+from rppgkit.models.rppgnet.recipe import JointRecipe
 from rppgkit.models.rppgnet.stven import STVEN
 from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
@@ -192,6 +193,12 @@ def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -
     joint = torch.load(tmp_path / "joint" / "best.pt", weights_only=True)["state_dict"]
     for key, value in frozen.state_dict().items():  # rPPGNet stayed frozen, BatchNorm included
         torch.testing.assert_close(joint[f"rppgnet.{key}"], value, rtol=0, atol=0)
+
+    # a joint run can start from another joint run's STVEN (the finishing run of the docs)
+    model = create("stven+rppgnet", **joint_model["options"])
+    JointRecipe(options["rppgnet"], str(tmp_path / "joint" / "best.pt"), 30.0).setup(model)
+    for key, value in model.stven.state_dict().items():
+        torch.testing.assert_close(joint[f"stven.{key}"], value, rtol=0, atol=0)
 
     video = ladder / "ladder" / "1-x264-60k" / "s2" / "video.mkv"
     weights = str(tmp_path / "joint" / "best.pt")

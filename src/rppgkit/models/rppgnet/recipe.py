@@ -68,9 +68,10 @@ class STVENRecipe(Recipe):
 
 @register_recipe("stven+rppgnet")
 class JointRecipe(Recipe):
-    """Stage 3. `rppgnet` is the stage-1 checkpoint (required, frozen); `stven` the stage-2
-    checkpoint that STVEN starts from (optional); `stven_weight` the share of STVEN's own loss
-    (0 skips it and its four extra passes)."""
+    """Stage 3. `rppgnet` is the stage-1 checkpoint (required, frozen); `stven` the checkpoint
+    that STVEN starts from (optional: stage 2's, or a joint run's, to go on from it with other
+    settings); `stven_weight` the weight of STVEN's own loss (0 skips it and its four extra
+    passes)."""
 
     model_name = "stven+rppgnet"
     paired = True
@@ -112,10 +113,13 @@ def _load_part(part: nn.Module, path: str, name: str, width_option: str) -> None
             f"{name} first (configs/{name}-*.yaml)"
         )
     state = load_checkpoint(path)
-    if state["model"]["name"] != name:
+    weights = state["state_dict"]
+    if state["model"]["name"] == "stven+rppgnet":  # a joint run's part, to continue from it
+        weights = {k.split(".", 1)[1]: v for k, v in weights.items() if k.startswith(f"{name}.")}
+    elif state["model"]["name"] != name:
         raise RppgError(f"recipe option {name}: {path} holds a {state['model']['name']!r} model")
     try:
-        part.load_state_dict(state["state_dict"])
+        part.load_state_dict(weights)
     except RuntimeError:
         raise RppgError(
             f"recipe option {name}: {path} was trained with options {state['model']['options']}; "
