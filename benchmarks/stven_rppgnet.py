@@ -189,8 +189,8 @@ def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
     recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), joint.spec, cfg.data.cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}
-    squares = {k: np.zeros(4) for k in names}
-    pearson = {k: np.zeros(5) for k in names}
+    squares = {k: np.zeros(len(RESTORATIONS)) for k in names}
+    pearson = {k: np.zeros(len(RESTORATIONS) + 1) for k in names}  # + the original
     counts = dict.fromkeys(names, 0)
     original: dict[tuple[str, int], float] = {}  # each original chunk is read once, not per level
     with torch.inference_mode():
@@ -205,7 +205,7 @@ def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
             if chunk not in original:
                 signal = rppgnet(item["clean"][None]).signal
                 original[chunk] = 1 - float(neg_pearson(signal, label))
-            pearson[k][4] += original[chunk]
+            pearson[k][-1] += original[chunk]
             counts[k] += 1
     return {
         names[k]: {
@@ -245,8 +245,8 @@ def tables(summary: dict) -> str:
             f"{hr[c][lv]['mae']:.2f} / {hr[c][lv]['rmse']:.2f} / {hr[c][lv]['pearson_r']:.2f}"
             for c in main
         ]
-        p = rest.get(lv)
-        extra = [f"{p[f'{key}_db']:.2f} dB" for key in RESTORATIONS] if p else ["-"] * 4
+        p = rest.get(lv)  # none for the original
+        extra = [f"{p[f'{key}_db']:.2f} dB" if p else "-" for key in RESTORATIONS]
         lines.append(f"| {lv} | " + " | ".join(cells + extra) + " |")
     lines += [
         "",
