@@ -137,7 +137,8 @@ def test_methods_lists_the_registry() -> None:
         *("chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos", "rppgnet"),
         "stven+rppgnet",
     ]
-    assert "needs --weights" in stdout  # neural methods say what they need
+    neural = [line for line in stdout.splitlines() if "neural network" in line]
+    assert len(neural) == 3 and all("shipped weights, or --weights" in line for line in neural)
 
 
 def test_synth_writes_video_and_ground_truth(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.errors import RppgError, TooShortError
-from rppgkit.models.zoo import shipped_weights
+from rppgkit.models.zoo import SHIPPED, shipped_weights
 from rppgkit.pipeline import measure
 from rppgkit.privacy.edit import EditSettings, anonymize_video, off_pulse, pulse_basis
 from rppgkit.privacy.report import independent_readers, likeness
@@ -108,7 +108,9 @@ def test_only_skin_pixels_change(video: Path, edited) -> None:
         assert not moved[~skin].any()  # bit-identical off the skin
 
 
-def test_too_short_and_command_errors(video: Path, tmp_path: Path) -> None:
+def test_too_short_and_command_errors(
+    video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     short = tmp_path / "s"
     write_synth(SynthConfig(width=160, height=120, duration_s=3, seed=1), short, masks=False)
     with pytest.raises(TooShortError, match=r"needs at least 4\.3 s"):
@@ -124,23 +126,26 @@ def test_too_short_and_command_errors(video: Path, tmp_path: Path) -> None:
         ([str(tmp_path / "o.mkv"), "--random", "--target-hr", "90"], "exactly one of"),
         ([str(tmp_path / "o.mp4"), "--target-hr", "90"], "as .mkv"),
         ([str(tmp_path / "o.mkv"), "--target-hr", "300"], "between 40 and 180"),
-        ([str(tmp_path / "o.mkv"), "--random", "--estimator", "stven+rppgnet"], "ships no weights"),
         ([str(tmp_path / "o.mkv"), "--target-hr", "90", "--lambda", "-1"], "at least 0"),
         ([str(tmp_path / "o.mkv"), "--target-hr", "90", "--rhythm", "-1"], "rhythm weight"),
     ]:
         done = runner.invoke(app, ["anonymize", str(video), *args])
         assert done.exit_code == 1 and message in done.output, (args, done.output)
         assert "Traceback" not in done.output
+    monkeypatch.delitem(SHIPPED, "rppgnet")  # every pulse network ships weights: pretend not
+    args = ["anonymize", str(video), str(tmp_path / "o.mkv"), "--random", "--estimator", "rppgnet"]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 1 and "ships no weights" in done.output, done.output
     assert not (tmp_path / "o.mkv").exists()
     assert independent_readers("physnet") == ("pos", "chrom", "rppgnet")
     assert independent_readers("rppgnet") == ("pos", "chrom", "physnet")
 
 
 def test_shipped_networks_measure_without_weights(video: Path) -> None:
-    for name in ("physnet", "rppgnet"):
+    for name in ("physnet", "rppgnet", "stven+rppgnet"):
         assert shipped_weights(name) is not None
-    m = measure(video, method="physnet", window_s=6)  # no --weights: the shipped PhysNet
-    assert m.heart_rate.bpm == pytest.approx(70, abs=3)
+    for name in ("physnet", "stven+rppgnet"):  # no --weights: the shipped network
+        assert measure(video, method=name, window_s=6).heart_rate.bpm == pytest.approx(70, abs=3)
 
 
 def test_command_writes_the_video_and_its_report(video: Path, tmp_path: Path) -> None:

@@ -212,6 +212,9 @@ def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -
     assert done.exit_code == 0, done.stderr
     info = open_video(tmp_path / "e.mkv").info
     assert (info.width, info.height) == (16, 16) and info.n_frames == pytest.approx(180, abs=2)
+    shipped = runner.invoke(app, ["enhance", str(video), str(tmp_path / "s.mkv")])
+    assert shipped.exit_code == 0, shipped.stderr  # no --weights: the shipped STVEN, 32 px crops
+    assert open_video(tmp_path / "s.mkv").info.width == 32
     bad = runner.invoke(app, ["enhance", str(video), str(tmp_path / "e.mp4"), "--weights", weights])
     assert bad.exit_code == 1 and "lossless" in bad.stderr
     wrong = runner.invoke(

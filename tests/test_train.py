@@ -27,6 +27,7 @@ from rppgkit.models.checkpoint import load_checkpoint
 from rppgkit.models.inference import Network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
 from rppgkit.models.recipe import Recipe, create_recipe
+from rppgkit.models.zoo import SHIPPED
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import augment, load_config, train
 from rppgkit.train.config import validate
@@ -385,7 +386,9 @@ def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "best.pt"
 
 
-def test_measure_and_evaluate_with_weights(checkpoint: Path, data: Path, tmp_path: Path):
+def test_measure_and_evaluate_with_weights(
+    checkpoint: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     long = tmp_path / "long"
     write_synth(SynthConfig(width=160, height=120, duration_s=12, seed=9), long, masks=False)
     runner = CliRunner()
@@ -407,6 +410,7 @@ def test_measure_and_evaluate_with_weights(checkpoint: Path, data: Path, tmp_pat
     assert summary["method"] == "physnet" and 40 <= summary["hr_bpm"] <= 180
     pulse = (tmp_path / "m" / "pulse.csv").read_text().splitlines()
     assert len(pulse) > 300
+    monkeypatch.delitem(SHIPPED, "stven+rppgnet")  # as for a network that ships no weights
     for args, message in [
         (["-m", "stven+rppgnet"], "give its trained weights with --weights"),
         (["-m", "pos", "--weights", str(checkpoint)], "--weights is for neural methods"),

@@ -284,14 +284,19 @@ def compress(
 def enhance(
     source: Annotated[Path, typer.Argument(help="A (compressed) face video.")],
     target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1).")],
-    weights: Annotated[Path, typer.Option(help="A trained stven or stven+rppgnet checkpoint.")],
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="A stven or stven+rppgnet checkpoint (default: the shipped one)."),
+    ] = None,
     detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
 ) -> None:
     """Restore a compressed video's face with STVEN and write the face crops losslessly."""
     from rppgkit.models.rppgnet.enhance import enhance_video
+    from rppgkit.models.zoo import shipped_weights
 
+    ckpt = weights or shipped_weights("stven+rppgnet")
     with progress_bar(f"enhancing {source.name}", None) as tick:
-        done = enhance_video(source, target, weights, detector, on_window=tick)
+        done = enhance_video(source, target, ckpt, detector, on_window=tick)
     out.print(
         f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at "
         f"{done.fps:g} fps",

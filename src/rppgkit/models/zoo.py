@@ -11,7 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 WEIGHTS = Path(__file__).parent / "weights"
-SHIPPED = {"physnet": "physnet-synthetic.pt", "rppgnet": "rppgnet-synthetic.pt"}
+SHIPPED = {
+    "physnet": "physnet-synthetic.pt",
+    "rppgnet": "rppgnet-synthetic.pt",
+    "stven+rppgnet": "stven-rppgnet-synthetic.pt",
+}
 
 
 def shipped_weights(name: str) -> Path | None:
