@@ -292,9 +292,9 @@ def enhance(
 ) -> None:
     """Restore a compressed video's face with STVEN and write the face crops losslessly."""
     from rppgkit.models.rppgnet.enhance import enhance_video
-    from rppgkit.models.zoo import shipped_weights
+    from rppgkit.models.zoo import weights_or_shipped
 
-    ckpt = weights or shipped_weights("stven+rppgnet")
+    ckpt = weights_or_shipped(weights, "stven+rppgnet")
     with progress_bar(f"enhancing {source.name}", None) as tick:
         done = enhance_video(source, target, ckpt, detector, on_window=tick)
     out.print(
@@ -336,7 +336,7 @@ def anonymize(
     detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
 ) -> None:
     """Replace the pulse hidden in a face video with another, leaving it visually the same."""
-    from rppgkit.models.zoo import shipped_weights
+    from rppgkit.models.zoo import weights_or_shipped
     from rppgkit.privacy.edit import EditSettings, anonymize_video
     from rppgkit.privacy.report import edit_report, independent_readers
     from rppgkit.privacy.target import check_hr, random_target, target_from_csv, target_from_hr
@@ -350,9 +350,7 @@ def anonymize(
         make = functools.partial(target_from_csv, target_signal)
     else:
         make = functools.partial(random_target, seed=seed)
-    ckpt = weights or shipped_weights(estimator)
-    if ckpt is None:
-        raise RppgError(f"rppgkit ships no weights for {estimator!r}; give --weights CKPT")
+    ckpt = weights_or_shipped(weights, estimator)
     settings = EditSettings(lam=lam, steps=steps, lr=lr, rhythm=rhythm)
     if target_signal is not None and not target_signal.is_file():
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")

@@ -11,10 +11,9 @@ import functools
 import numpy as np
 
 from rppgkit.clip import ClipSpec
-from rppgkit.errors import RppgError
 from rppgkit.estimators.registry import register
 from rppgkit.models import PULSE_MODELS
-from rppgkit.models.zoo import shipped_weights
+from rppgkit.models.zoo import shipped_weights, weights_or_shipped
 
 
 def network_estimate(
@@ -23,26 +22,14 @@ def network_estimate(
     """Pulse from face crops ``[N, H, W, 3]`` by the network stored in `weights`."""
     from rppgkit.models.inference import load_network, network_pulse
 
-    return network_pulse(load_network(_need(weights, name), expect=name), x, fs)
+    return network_pulse(load_network(weights_or_shipped(weights, name), expect=name), x, fs)
 
 
 def network_clip_spec(name: str, weights: str | None) -> ClipSpec:
     """How the network in `weights` wants its face crops cut."""
     from rppgkit.models.inference import load_network
 
-    return load_network(_need(weights, name), expect=name).spec
-
-
-def _need(weights: str | None, name: str) -> str:
-    if weights:
-        return weights
-    shipped = shipped_weights(name)
-    if shipped is None:
-        raise RppgError(
-            f"method {name!r} is a neural network: give its trained weights with --weights CKPT "
-            "(a checkpoint written by `rppgkit train`)"
-        )
-    return str(shipped)
+    return load_network(weights_or_shipped(weights, name), expect=name).spec
 
 
 for _name in PULSE_MODELS:

@@ -8,7 +8,10 @@ camera and people you measure.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from rppgkit.errors import RppgError
 
 WEIGHTS = Path(__file__).parent / "weights"
 SHIPPED = {
@@ -22,3 +25,17 @@ def shipped_weights(name: str) -> Path | None:
     """The checkpoint shipped for model `name`, or None when there is none."""
     file = SHIPPED.get(name)
     return WEIGHTS / file if file is not None and (WEIGHTS / file).is_file() else None
+
+
+def weights_or_shipped(weights: str | os.PathLike | None, name: str) -> Path:
+    """`weights` when given, else the checkpoint shipped for model `name`; an error that says
+    to give --weights when rppgkit ships none."""
+    if weights:
+        return Path(weights)
+    shipped = shipped_weights(name)
+    if shipped is None:
+        raise RppgError(
+            f"rppgkit ships no weights for {name!r}: give its trained weights with --weights "
+            "CKPT (a checkpoint written by `rppgkit train`)"
+        )
+    return shipped
