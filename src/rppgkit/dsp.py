@@ -5,6 +5,8 @@ Every function takes time along axis 0 and returns new arrays; none keeps state.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import fft, signal, sparse
 from scipy.sparse.linalg import spsolve
@@ -46,9 +48,18 @@ def bandpass(
             "use a higher frame rate or a narrower band"
         )
     values = np.asarray(x, dtype=float)
-    sos = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    sos = _butter_bandpass(order, lo, hi, fs)
     padlen = min(3 * (2 * len(sos) + 1), values.shape[0] - 1)
     return signal.sosfiltfilt(sos, values, axis=0, padlen=max(padlen, 0))
+
+
+@functools.lru_cache(maxsize=64)
+def _butter_bandpass(order: int, lo: float, hi: float, fs: float) -> np.ndarray:
+    """Second-order sections of a Butterworth band-pass; cached, as windowed methods reuse one.
+
+    Callers must not modify the array (scipy's filters only read it).
+    """
+    return signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
 
 
 def resample_uniform(t: np.ndarray, x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

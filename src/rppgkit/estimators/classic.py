@@ -1,9 +1,14 @@
 """Training-free rPPG methods: mean skin RGB trace ``[N, 3]`` in, pulse ``[N]`` out.
 
-All methods take linear R, G, B (any scale) sampled uniformly at ``fs`` Hz and return a
-zero-mean pulse band-passed to 0.7-3.0 Hz, oriented so that more blood (darker skin) is up
-(judged by anti-correlation with the band-passed green channel).
-That makes the methods interchangeable downstream: same band, same polarity for peak detection.
+Each method follows its paper's algorithm (the docstrings give the paper, the algorithm and any
+deviation; ``docs/methods/classic.md`` collects them). ``tests/test_classic_reference.py``
+checks each one against a separate loop-by-loop implementation of the paper's algorithm.
+
+All methods take linear R, G, B (any scale) sampled uniformly at ``fs`` Hz. They share one
+finishing step that the papers leave to the user (rPPG-Toolbox applies the same to every method):
+the output is band-passed to 0.7-3.0 Hz and oriented so that more blood (darker skin) is up,
+judged by anti-correlation with the band-passed green channel. That makes the methods
+interchangeable downstream: same band, same polarity for beat detection.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError
@@ -19,10 +25,16 @@ from rppgkit.estimators.registry import register
 
 PULSE_BAND = (0.7, 3.0)
 WINDOW_S = 1.6
-"""Window (s) of the overlap-added per-window processing of CHROM, POS and PBV: ~1 pulse period."""
+"""Window (s) of CHROM, POS and PBV: about one pulse period (de Haan & Jeanne 2013; Wang 2017)."""
 PBV_SIGNATURE = np.array([0.33, 0.77, 0.53])
 """Relative pulsatile strength of R, G, B for skin under white light (de Haan & van Leest 2014)."""
+ICA_WINDOW_S = 30.0
+ICA_STEP_S = 1.0
+"""Poh et al. (2010, 2011) separate 30 s windows that slide by 1 s."""
+ICA_DETREND_LAMBDA_15FPS = 10.0
+"""Poh et al. (2011) detrend with smoothness priors, lambda 10 at their 15 fps (cut-off 0.75 Hz)."""
 _GREEN = 1
+_CHUNK = 4096  # POS windows processed at once: bounds memory on long videos
 
 
 def _as_trace(rgb: np.ndarray) -> np.ndarray:
@@ -44,36 +56,32 @@ def _safe_div(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
 
 
-def _normalise(rgb: np.ndarray) -> np.ndarray:
-    """Each channel divided by its mean, minus 1: relative colour changes, free of skin tone."""
-    return _safe_div(rgb, rgb.mean(axis=0)) - 1.0
+def _normalise(rgb: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Each channel divided by its temporal mean along ``axis``: relative colour, free of tone."""
+    return _safe_div(rgb, rgb.mean(axis=axis, keepdims=True))
 
 
-def _alpha_combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a - (std a / std b) b``: cancels what ``a`` and ``b`` share (CHROM and POS tuning)."""
-    return a - _safe_div(a.std(), b.std()) * b
+def _window_length(n: int, fs: float, seconds: float) -> int:
+    """Samples in a ``seconds`` window, at least 4 and at most the whole trace."""
+    return min(n, max(4, round(seconds * fs)))
 
 
-def _overlap_add(
-    signals: np.ndarray, fs: float, combine: Callable[[np.ndarray], np.ndarray]
+def _hann_overlap_add(
+    signals: np.ndarray, fs: float, window: Callable[[np.ndarray, float], np.ndarray]
 ) -> np.ndarray:
-    """Apply ``combine`` to Hann-tapered half-overlapping windows of ``WINDOW_S`` and join them.
+    """De Haan & Jeanne's interval processing: ``window`` on each ``WINDOW_S`` interval, half
+    overlapping, the outputs multiplied by a Hann window and summed.
 
-    Each window's output is tapered and summed; dividing by the summed taper keeps the gain flat
-    even where the last window overlaps irregularly.
+    Half-overlapping Hann windows sum to a constant, so the sum needs no normalisation; as in the
+    paper, samples after the last whole interval stay zero (fewer than half a window).
     """
     n = signals.shape[0]
-    length = min(n, max(4, round(WINDOW_S * fs)))
-    starts = list(range(0, n - length + 1, max(1, length // 2)))
-    if starts[-1] + length < n:
-        starts.append(n - length)
-    taper = np.hanning(length + 2)[1:-1]
-    total, weight = np.zeros(n), np.zeros(n)
-    for start in starts:
-        segment = combine(signals[start : start + length])
-        total[start : start + length] += taper * (segment - segment.mean())
-        weight[start : start + length] += taper
-    return _safe_div(total, weight)
+    length = _window_length(n, fs, WINDOW_S)
+    taper = np.hanning(length)
+    total = np.zeros(n)
+    for start in range(0, n - length + 1, max(1, length // 2)):
+        total[start : start + length] += taper * window(signals[start : start + length], fs)
+    return total
 
 
 def _finish(raw: np.ndarray, rgb: np.ndarray, fs: float) -> np.ndarray:
@@ -90,33 +98,25 @@ def _project_out(rgb: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return residual[:, _GREEN]
 
 
-def _band_peak_ratio(x: np.ndarray, fs: float) -> float:
-    """Highest spectral power inside the pulse band over the total power: periodicity score."""
-    freqs, power = dsp.power_spectrum(x, fs)
-    in_band = (freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])
-    return float(_safe_div(power[in_band].max(), power.sum()))
-
-
 @register("green", description="GREEN (Verkruysse 2008): the band-passed green channel")
 def green(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """GREEN: the green channel alone, where haemoglobin absorption gives the strongest pulse."""
+    """GREEN (Verkruysse, Svaasand & Nelson, Opt. Express 2008).
+
+    Algorithm: the mean green value of the skin region per frame, band-passed; green is where
+    haemoglobin absorption gives the strongest pulse. No deviation.
+    """
     trace = _as_trace(rgb)
     return _finish(trace[:, _GREEN], trace, fs)
 
 
-@register("ica", description="ICA (Poh 2010): most periodic of three FastICA sources")
-def ica(rgb: np.ndarray, fs: float, seed: int = 0) -> np.ndarray:
-    """ICA: detrend and standardise R, G, B, unmix with FastICA, keep the most periodic source.
-
-    The most periodic source is the one with the largest in-band spectral peak relative to its
-    total power. The number of sources drops to the rank of the data so flat channels are safe.
-    """
-    # Imported here: scikit-learn takes over a second to import and only ICA needs it.
+def _ica_window(trace: np.ndarray, fs: float, seed: int) -> np.ndarray:
+    """Poh et al. on one window: detrend, standardise, FastICA, the source with the highest
+    in-band spectral peak; standardised and oriented like the green channel's pulse."""
     from sklearn.decomposition import FastICA
     from sklearn.exceptions import ConvergenceWarning
 
-    trace = _as_trace(rgb)
-    detrended = dsp.detrend(trace)
+    lam = ICA_DETREND_LAMBDA_15FPS * (fs / 15.0) ** 2  # same cut-off at any frame rate
+    detrended = dsp.detrend(trace, lam)
     standardised = _safe_div(detrended - detrended.mean(axis=0), detrended.std(axis=0))
     rank = np.linalg.matrix_rank(standardised)
     if rank == 0:
@@ -125,81 +125,150 @@ def ica(rgb: np.ndarray, fs: float, seed: int = 0) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sources = unmixer.fit_transform(standardised)
-    best = max(sources.T, key=lambda source: _band_peak_ratio(source, fs))
-    return _finish(best, trace, fs)
+
+    def peak_power(source: np.ndarray) -> float:
+        freqs, power = dsp.power_spectrum(source, fs)
+        return float(power[(freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])].max())
+
+    best = max(sources.T, key=peak_power)
+    best = _safe_div(best - best.mean(), best.std())
+    return -best if np.dot(best, standardised[:, _GREEN]) > 0 else best
 
 
-def _chrom_window(xy: np.ndarray) -> np.ndarray:
-    """CHROM's per-window alpha tuning of the band-passed chrominance pair ``[L, 2]``."""
-    return _alpha_combine(xy[:, 0], xy[:, 1])
+@register("ica", description="ICA (Poh 2010/2011): FastICA on 30 s windows, highest-peak source")
+def ica(rgb: np.ndarray, fs: float, seed: int = 0, step_s: float = ICA_STEP_S) -> np.ndarray:
+    """ICA (Poh, McDuff & Picard, Opt. Express 2010; IEEE TBME 2011).
 
-
-@register("chrom", description="CHROM (de Haan & Jeanne 2013): chrominance, alpha-tuned")
-def chrom(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """CHROM: ``X = 3R - 2G`` and ``Y = 1.5R + G - 1.5B`` of the normalised trace cancel specular
-    light for standard skin; both are band-passed, then ``X - alpha Y`` with ``alpha = std X /
-    std Y`` per 1.6 s window removes the remaining intensity changes; windows are overlap-added.
+    Algorithm (the 2011 paper): on 30 s windows sliding by 1 s, detrend R, G, B (smoothness
+    priors, lambda 10 at 15 fps, scaled with the frame rate to keep the 0.75 Hz cut-off),
+    standardise each, unmix into three sources, and keep the source whose power spectrum has the
+    highest peak in the pulse band. Deviations: FastICA (scikit-learn, seeded) instead of JADE,
+    which separates three sources equally well; the 2011 paper's 5-point moving average and
+    0.7-4 Hz FIR filter are replaced by the shared 0.7-3 Hz band-pass. Poh reports one HR per
+    window; to give a continuous pulse, each window's source is standardised, its sign set to
+    anti-correlate with the window's green channel, and the windows are Hann-weighted and
+    averaged. A trace shorter than 30 s is one window.
     """
     trace = _as_trace(rgb)
-    r, g, b = _normalise(trace).T
-    chroma = np.column_stack([3 * r - 2 * g, 1.5 * r + g - 1.5 * b])
-    filtered = dsp.bandpass(chroma, fs, *PULSE_BAND)
-    return _finish(_overlap_add(filtered, fs, _chrom_window), trace, fs)
+    n = trace.shape[0]
+    length = _window_length(n, fs, ICA_WINDOW_S)
+    step = max(1, round(step_s * fs))
+    starts = list(range(0, n - length + 1, step))
+    if starts[-1] + length < n:
+        starts.append(n - length)
+    taper = np.hanning(length + 2)[1:-1]
+    total, weight = np.zeros(n), np.zeros(n)
+    for start in starts:
+        span = slice(start, start + length)
+        total[span] += taper * _ica_window(trace[span], fs, seed)
+        weight[span] += taper
+    return _finish(_safe_div(total, weight), trace, fs)
 
 
-def _pos_window(rgb: np.ndarray) -> np.ndarray:
-    """POS on one window: normalise, project onto the plane orthogonal to skin tone, tune."""
+def _chrom_window(rgb: np.ndarray, fs: float) -> np.ndarray:
+    """CHROM on one interval: normalise by the interval's mean, chrominance pair, band-pass
+    both inside the interval, ``Xf - alpha Yf``."""
     r, g, b = _normalise(rgb).T
-    return _alpha_combine(g - b, 2 * r - g - b)
+    chroma = np.column_stack([3 * r - 2 * g, 1.5 * r + g - 1.5 * b])
+    xf, yf = dsp.bandpass(chroma, fs, *PULSE_BAND).T
+    return xf - _safe_div(xf.std(), yf.std()) * yf
+
+
+@register("chrom", description="CHROM (de Haan & Jeanne 2013): chrominance, alpha per window")
+def chrom(rgb: np.ndarray, fs: float) -> np.ndarray:
+    """CHROM (de Haan & Jeanne, IEEE TBME 2013), the windowed form of its section on
+    overlap-add.
+
+    Algorithm: per 1.6 s interval, half-overlapping: divide R, G, B by their mean over the
+    interval; ``X = 3R - 2G`` and ``Y = 1.5R + G - 1.5B`` (standardised skin-tone chrominance);
+    band-pass X and Y inside the interval; ``S = Xf - alpha Yf`` with ``alpha = std Xf / std Yf``;
+    multiply S by a Hann window and add it into the output. No deviation besides the shared
+    finishing band-pass and polarity.
+    """
+    trace = _as_trace(rgb)
+    return _finish(_hann_overlap_add(trace, fs, _chrom_window), trace, fs)
+
+
+def _pos_windows(windows: np.ndarray) -> np.ndarray:
+    """POS on a stack of windows ``[M, 3, L]``: the zero-mean ``h`` of each, ``[M, L]``."""
+    r, g, b = np.moveaxis(_normalise(windows, axis=2), 1, 0)
+    s1, s2 = g - b, g + b - 2 * r
+    h = s1 + _safe_div(s1.std(axis=1), s2.std(axis=1))[:, None] * s2
+    return h - h.mean(axis=1, keepdims=True)
 
 
 @register("pos", description="POS (Wang 2017): plane-orthogonal-to-skin projection")
 def pos(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """POS: per 1.6 s window, ``S1 = G - B`` and ``S2 = G + B - 2R`` of the temporally normalised
-    trace, combined as ``S1 + alpha S2`` (``alpha = std S1 / std S2``); windows overlap-added.
+    """POS (Wang, den Brinker, Stuijk & de Haan, IEEE TBME 2017), Algorithm 1.
+
+    Algorithm: for every window of 1.6 s ending at frame n (sliding by one frame): divide R, G,
+    B by their mean over the window; project onto the plane orthogonal to skin tone,
+    ``S1 = G - B`` and ``S2 = -2R + G + B``; tune ``h = S1 + (std S1 / std S2) S2``; add
+    ``h - mean(h)`` into the output at the window's frames. No deviation besides the shared
+    finishing band-pass and polarity.
     """
     trace = _as_trace(rgb)
-    return _finish(_overlap_add(trace, fs, _pos_window), trace, fs)
+    n = trace.shape[0]
+    length = _window_length(n, fs, WINDOW_S)
+    windows = sliding_window_view(trace, length, axis=0)  # [n - length + 1, 3, length], a view
+    total = np.zeros(n)
+    for first in range(0, windows.shape[0], _CHUNK):
+        h = _pos_windows(windows[first : first + _CHUNK])
+        for k in range(length):  # h[m, k] belongs to frame first + m + k
+            total[first + k : first + k + h.shape[0]] += h[:, k]
+    return _finish(total, trace, fs)
 
 
-def _pbv_window(rgb: np.ndarray) -> np.ndarray:
-    """PBV on one window: the least-energy projection with unit gain along the pulse signature.
+def _pbv_window(rgb: np.ndarray, fs: float) -> np.ndarray:
+    """PBV on one interval: normalised, band-passed colour ``Cn [L, 3]``; the projection
+    ``W = k Pbv Q^-1`` (``Q = Cn' Cn``) with ``k`` such that ``W . Pbv = 1``; ``S = Cn W``.
 
-    Minimising ``w' Q w`` subject to ``w . Pbv = 1`` (``Q`` the covariance of the normalised
-    trace) gives ``w ~ Q^-1 Pbv``; a small ridge keeps ``Q`` invertible for flat input.
+    A small ridge keeps ``Q`` invertible for flat input.
     """
-    normalised = _normalise(rgb)
-    normalised -= normalised.mean(axis=0)
+    normalised = dsp.bandpass(_normalise(rgb) - 1.0, fs, *PULSE_BAND)
     covariance = normalised.T @ normalised
-    ridge = 1e-6 * np.trace(covariance) + 1e-12
+    ridge = 1e-10 * np.trace(covariance) + 1e-30
     weights = np.linalg.solve(covariance + ridge * np.eye(3), PBV_SIGNATURE)
     return normalised @ weights / (PBV_SIGNATURE @ weights)
 
 
 @register("pbv", description="PBV (de Haan & van Leest 2014): blood-volume signature projection")
 def pbv(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """PBV: per 1.6 s window, the colour direction that passes the blood volume signature
-    ``Pbv`` with unit gain and suppresses everything else; windows are overlap-added.
+    """PBV (de Haan & van Leest, Physiol. Meas. 2014).
+
+    Algorithm: per 1.6 s interval, half-overlapping as in CHROM: divide R, G, B by their mean
+    over the interval and band-pass them; ``Q = Cn Cn'``; the projection ``W = k Pbv Q^-1`` that
+    passes the blood volume signature ``Pbv`` with unit gain (``W Pbv' = 1``) and suppresses
+    all other variation; Hann-weight and add the interval's ``W Cn``. ``Pbv`` is the paper's fixed
+    signature for skin under white light, [0.33, 0.77, 0.53]. Deviation: none besides the
+    shared finishing step (rPPG-Toolbox instead estimates ``Pbv`` from the video itself).
     """
     trace = _as_trace(rgb)
-    return _finish(_overlap_add(trace, fs, _pbv_window), trace, fs)
+    return _finish(_hann_overlap_add(trace, fs, _pbv_window), trace, fs)
 
 
 @register("lgi", description="LGI (Pilz 2018): project out the principal colour component")
 def lgi(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """LGI: the first right singular vector of the trace is the skin-colour direction along which
-    intensity changes act; its orthogonal complement keeps the pulse (green component).
+    """LGI, local group invariance (Pilz, Zaunseder, Krajewski & Blazek, CVPR-W 2018).
+
+    Algorithm: the first left singular vector ``u`` of the ``[3, N]`` colour matrix is the
+    direction along which intensity and skin-tone changes act; the projection ``I - u u'``
+    removes it and the green row of the projected trace is the pulse. Computed over the whole
+    trace, as in rPPG-Toolbox and pyVHR. No deviation besides the shared finishing step.
     """
     trace = _as_trace(rgb)
-    principal = np.linalg.svd(trace, full_matrices=False)[2][0]
+    principal = np.linalg.svd(trace.T, full_matrices=False)[0][:, 0]
     return _finish(_project_out(trace, principal), trace, fs)
 
 
 @register("omit", description="OMIT (Casado & Lopez 2023): QR basis, first vector projected out")
 def omit(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """OMIT: QR-decompose the ``[3, N]`` colour matrix and remove the first orthonormal basis
-    vector (the first frame's colour, i.e. the skin-colour and intensity direction) from the
-    trace; keep the green component.
+    """OMIT, orthogonal matrix image transformation (Casado & Lopez, Face2PPG, 2023).
+
+    Algorithm: QR-decompose the ``[3, N]`` colour matrix; its first orthonormal basis vector
+    ``q`` (the first frame's colour: the skin-tone and intensity direction) is removed with
+    ``I - q q'``; the green row of the projected trace is the pulse. Whole trace, as in the paper's
+    code. No deviation besides the shared finishing step.
     """
     trace = _as_trace(rgb)
     basis = np.linalg.qr(trace.T)[0][:, 0]
