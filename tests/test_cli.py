@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rppgkit.cli import app
 from rppgkit.video.writer import write_video
 
-RESULTS = {"pulse.csv", "hr.csv", "summary.json", "report.png", "report.html"}
+RESULTS = {"pulse.csv", "beats.csv", "hr.csv", "summary.json", "report.png", "report.html"}
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -44,6 +44,12 @@ def test_measure_writes_every_result(videos, tmp_path: Path) -> None:
     assert pulse.shape[1] == 3 and abs(pulse[-1, 0] - 30) < 0.2
     hr = np.genfromtxt(tmp_path / "res" / "hr.csv", delimiter=",", names=True)
     assert len(hr) == summary["windows"]["count"] == 21  # 10 s windows, 1 s step, 30 s
+    assert np.all((hr["quality"] >= 0) & (hr["quality"] <= 1))
+    assert summary["quality"]["index"] == pytest.approx(1.0, abs=0.3)
+    beats = np.genfromtxt(tmp_path / "res" / "beats.csv", delimiter=",", names=True)
+    assert len(beats) == summary["beats"]["count"] and abs(len(beats) - 30 * truth / 60) <= 2
+    assert ("HRV from" if summary["hrv"] else "no HRV: beat timing") in stdout
+    assert "signal quality" in stdout
     html = (tmp_path / "res" / "report.html").read_text()
     assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
     assert not list((tmp_path / "res").glob("*.tmp"))

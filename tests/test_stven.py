@@ -203,7 +203,14 @@ def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -
     video = ladder / "ladder" / "1-x264-60k" / "s2" / "video.mkv"
     weights = str(tmp_path / "joint" / "best.pt")
     m = measure(video, Options(method="stven+rppgnet", weights=weights, window_s=4))
-    assert m.pulse.shape == m.times.shape and np.isfinite(m.heart_rate.bpm)
+    # one pulse sample per frame of the 6 s video; 4 s windows at 1 s steps: 3 of them
+    assert m.pulse.shape == m.times.shape == (180,) and len(m.windows) == 3
+    # networks this brief read no HR; what can be checked is that the estimator is the frozen
+    # stage-1 rPPGNet reading STVEN's restoration: its pulse follows that rPPGNet's on the raw
+    # clip (one joint epoch changes the clip a little), but it is not the same pulse
+    alone = measure(video, Options(method="rppgnet", weights=options["rppgnet"], window_s=4))
+    assert np.corrcoef(m.pulse, alone.pulse)[0, 1] > 0.999
+    assert not np.allclose(m.pulse, alone.pulse, rtol=0, atol=1e-4)
 
     runner = CliRunner()
     done = runner.invoke(

@@ -70,12 +70,12 @@ def test_hr_drifts_and_breathes() -> None:
     assert abs(_dominant_bpm(wiggle[200:-200], 30.0, (5.0, 30.0)) - 15.0) < 1.0
 
 
-def test_skin_mean_green_follows_pulse_and_non_skin_is_static() -> None:
+def test_skin_darkens_with_the_pulse_and_non_skin_is_static() -> None:
     video = synthesize(STILL)
     frames, masks = _render(STILL)
     assert (masks == masks[0]).all()  # a still head keeps its mask
     green = frames[..., 1].astype(float)[:, masks[0]].mean(axis=1)
-    assert np.corrcoef(green, video.pulse)[0, 1] > 0.8
+    assert np.corrcoef(green, video.pulse)[0, 1] < -0.8  # more blood absorbs more light
     far = cv2.dilate(masks[0].astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
     assert (frames[:, far] == frames[0, far]).all()
 

@@ -27,7 +27,7 @@ from rppgkit.models.checkpoint import load_checkpoint
 from rppgkit.models.inference import Network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
 from rppgkit.models.recipe import Recipe, create_recipe
-from rppgkit.models.zoo import SHIPPED
+from rppgkit.models.zoo import SHIPPED, shipped_weights
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import augment, load_config, train
 from rppgkit.train.config import validate
@@ -407,9 +407,30 @@ def test_measure_and_evaluate_with_weights(
     )
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "m" / "summary.json").read_text())
-    assert summary["method"] == "physnet" and 40 <= summary["hr_bpm"] <= 180
-    pulse = (tmp_path / "m" / "pulse.csv").read_text().splitlines()
-    assert len(pulse) > 300
+    assert summary["method"] == "physnet"
+    # one pulse sample per frame of the 12 s video; 10 s windows at 1 s steps: 3 of them
+    assert len((tmp_path / "m" / "pulse.csv").read_text().splitlines()) == 1 + 12 * 30
+    assert len((tmp_path / "m" / "hr.csv").read_text().splitlines()) == 1 + 3
+    # the 1-epoch, width-4 network above cannot read a pulse (its HR is wherever the band's
+    # largest peak falls); a trained one given by --weights reads the video's known rate
+    from rppgkit.pulse import heart_rate
+
+    truth = np.genfromtxt(long / "ground_truth.csv", delimiter=",", names=True)["pulse"]
+    reference = heart_rate(truth, 30.0).bpm  # the same spectral path as the estimate
+    # The shipped PhysNet was trained on generator 1.0's videos, whose pulse had the opposite
+    # sign to real skin, and reads them; on today's videos it is 12 bpm off (docs/weights.md)
+    legacy = tmp_path / "legacy"
+    write_synth(
+        SynthConfig(width=160, height=120, duration_s=12, seed=9, brighten_with_pulse=True),
+        legacy,
+        masks=False,
+    )
+    trained = str(shipped_weights("physnet"))
+    args = ["measure", str(legacy / "video.mkv"), "-m", "physnet", "--weights", trained]
+    done = runner.invoke(app, [*args, "-o", str(tmp_path / "s")])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["hr_bpm"] == pytest.approx(reference, abs=2)
     monkeypatch.delitem(SHIPPED, "stven+rppgnet")  # as for a network that ships no weights
     for args, message in [
         (["-m", "stven+rppgnet"], "give its trained weights with --weights"),

@@ -55,6 +55,20 @@ Weights = Annotated[
     typer.Option(help="Checkpoint of a neural method (from `rppgkit train`).", dir_okay=False),
 ]
 OutDir = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
+RoiOption = Annotated[
+    str,
+    typer.Option(
+        "--roi",
+        help="Region measured: face (detected and tracked) or frame (the whole frame, for "
+        "video already cropped to skin: a forehead or palm patch, a dataset's face crops).",
+    ),
+]
+
+
+MinQuality = Annotated[
+    float,
+    typer.Option(help="Windows whose signal-quality index (0-1) is lower get no HR."),
+]
 
 
 @app.command()
@@ -73,6 +87,8 @@ def measure(
         float, typer.Option(help="Least share of frames that must show a face.")
     ] = 0.5,
     weights: Weights = None,
+    roi: RoiOption = "face",
+    min_quality: MinQuality = 0.0,
 ) -> None:
     """Measure pulse, heart rate and HRV; write CSV, JSON, PNG and HTML results."""
     from rppgkit.pipeline import Options
@@ -86,6 +102,8 @@ def measure(
         step_s=step,
         min_face_fraction=min_face,
         weights=str(weights) if weights else None,
+        roi=roi,  # type: ignore[arg-type]  # checked by validate()
+        min_quality=min_quality,
     )
     opts.validate()
     videos = find_videos(path)
@@ -124,8 +142,12 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         raise
     s = m.summary()
     w = s["windows"]
+    q = s["quality"]
     out.print(
-        f"[bold]{video.name}[/]: [bold green]{s['hr_bpm']:.1f} bpm[/] ({opts.method})",
+        f"[bold]{video.name}[/]: [bold green]{s['hr_bpm']:.1f} bpm[/] ({opts.method}), "
+        f"signal quality {_fmt(q['index'])} (SNR {_fmt(q['snr_db'], '.1f')} dB, beat shape r "
+        f"{_fmt(q['template_r'])}, {q['second_method']} differs by "
+        f"{_fmt(q['agreement_bpm'], '.1f')} bpm)",
         highlight=False,
     )
     if w["with_hr"]:
@@ -134,14 +156,27 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
             f"mean SNR {w['snr_mean_db']:.1f} dB",
             highlight=False,
         )
+    seen = "whole frame (--roi frame) in" if s["roi"] == "frame" else "face in"
     out.print(
-        f"  face in {s['face_fraction']:.0%} of {s['n_frames']} frames, {s['duration_s']:.1f} s",
+        f"  {seen} {s['face_fraction']:.0%} of {s['n_frames']} frames, {s['duration_s']:.1f} s",
         highlight=False,
     )
+    b = s["beats"]
     if s["hrv"]:
         h = s["hrv"]
-        out.print(f"  HRV: SDNN {h['sdnn_ms']} ms, RMSSD {h['rmssd_ms']} ms", highlight=False)
+        out.print(
+            f"  HRV from {b['good']} good of {b['count']} beats: SDNN {h['sdnn_ms']} ms, "
+            f"RMSSD {h['rmssd_ms']} ms",
+            highlight=False,
+        )
+    else:
+        out.print(f"  no HRV: {s['hrv_reason']}", highlight=False)
     out.print(f"  results: {paths['report.html']}", highlight=False)
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    """A summary number for the console; n/a where it could not be computed."""
+    return "n/a" if value is None else format(value, spec)
 
 
 @app.command()
@@ -165,6 +200,8 @@ def evaluate(
     window: Annotated[float, typer.Option(help="Heart-rate window in seconds.")] = 10.0,
     step: Annotated[float, typer.Option(help="Step between windows in seconds.")] = 1.0,
     weights: Weights = None,
+    roi: RoiOption = "face",
+    min_quality: MinQuality = 0.0,
 ) -> None:
     """Evaluate methods against a dataset's reference pulse: MAE, RMSE, MAPE, r, SNR, plots."""
     from rppgkit.evaluate import evaluate as run_evaluate
@@ -176,7 +213,12 @@ def evaluate(
         raise RppgError(f"--workers must be at least 1, got {workers}")
     names = [m.strip() for m in method.split(",") if m.strip()]
     opts = Options(
-        detector=detector, window_s=window, step_s=step, weights=str(weights) if weights else None
+        detector=detector,
+        window_s=window,
+        step_s=step,
+        weights=str(weights) if weights else None,
+        roi=roi,  # type: ignore[arg-type]  # checked by validate()
+        min_quality=min_quality,
     )
     count = itertools.count()
     with progress_bar("evaluating recordings", None) as advance:

@@ -14,20 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from rppgkit import dsp
 from rppgkit.clip.crop import crop_faces, open_memmap
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
+from rppgkit.estimators.classic import blood_up
 from rppgkit.estimators.neural import network_clip_spec
 from rppgkit.face.detect import check_detector
 from rppgkit.face.track import DETECT_EVERY
+from rppgkit.pulse.beats import Beats, detect_beats
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
-from rppgkit.pulse.hrv import HRV, hrv, systolic_peaks
-from rppgkit.trace.extract import Trace, extract_trace
+from rppgkit.pulse.hrv import HRV, hrv
+from rppgkit.pulse.quality import Quality, assess, hrv_refusal, score_windows
+from rppgkit.trace.extract import Roi, Trace, check_roi, extract_trace
 from rppgkit.video.reader import VideoInfo, open_video
 
 MIN_WINDOW_COVERAGE = 0.8  # a window needs a face in this share of its samples to get an HR
+SECOND_OPINION = "pos"  # the independent method whose HR the quality index compares against
+SECOND_OPINION_FOR_POS = "chrom"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class Options:
     min_face_fraction: float = 0.5
     band_hz: tuple[float, float] = (0.7, 3.0)
     weights: str | None = None  # checkpoint of a neural method
+    min_quality: float = 0.0  # windows whose quality index is lower get no HR
+    roi: Roi = "face"  # "frame": the whole frame, for video already cropped to skin
 
     def validate(self) -> None:
         """Raise RppgError naming the first setting that cannot work."""
@@ -51,12 +59,15 @@ class Options:
         if estimator.input_kind == "clip":
             network_clip_spec(self.method, self.weights)  # loads the weights: fail early
         check_detector(self.detector)
+        check_roi(self.roi)
         if not (2 <= self.window_s <= 120):
             raise RppgError(f"--window must be 2 to 120 s, got {self.window_s:g}")
         if not (0 < self.step_s <= self.window_s):
             raise RppgError(f"--step must be above 0 and at most --window, got {self.step_s:g}")
         if not (0 <= self.min_face_fraction <= 1):
             raise RppgError(f"--min-face is a share from 0 to 1, got {self.min_face_fraction:g}")
+        if not (0 <= self.min_quality <= 1):
+            raise RppgError(f"--min-quality is an index from 0 to 1, got {self.min_quality:g}")
         if self.detect_every < 1 or self.max_gap_s < 0:
             raise RppgError("detect_every must be at least 1 and max_gap_s at least 0")
 
@@ -74,19 +85,24 @@ class Measurement:
     pulse: np.ndarray  # [M]
     valid: np.ndarray  # [M] bool: a face was seen near this sample
     heart_rate: HeartRate  # whole video
-    windows: list[WindowHR]
-    peaks: np.ndarray  # indices into times of systolic peaks
+    quality: Quality  # whole video
+    windows: list[WindowHR]  # each with its quality
+    beats: Beats  # systolic peaks, times from times[0]
     hrv: HRV | None
+    hrv_reason: str | None  # why hrv is None
+
+    @property
+    def peaks(self) -> np.ndarray:
+        """Sample indices (into ``times``) of the systolic peaks."""
+        return self.beats.indices
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready digest of the measurement."""
-        hrs = np.array([w.bpm for w in self.windows], dtype=float)
-        snrs = np.array([w.snr_db for w in self.windows], dtype=float)
-        ok = ~np.isnan(hrs)
         return {
             "video": str(self.video),
             "method": self.options.method,
             "detector": self.options.detector,
+            "roi": self.trace.roi,  # "frame": whole frames, no face sought
             "duration_s": round(float(self.times[-1] - self.times[0]), 3),
             "n_frames": self.trace.n_frames,
             "fps": round(self.fs, 4),
@@ -95,19 +111,40 @@ class Measurement:
             "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(0.5)],
             "hr_bpm": round(self.heart_rate.bpm, 2),
             "hr_snr_db": round(self.heart_rate.snr_db, 2),
-            "windows": {
-                "window_s": self.options.window_s,
-                "step_s": self.options.step_s,
-                "count": len(self.windows),
-                "with_hr": int(ok.sum()),
-                "hr_mean_bpm": _round(np.mean(hrs[ok])) if ok.any() else None,
-                "hr_min_bpm": _round(np.min(hrs[ok])) if ok.any() else None,
-                "hr_max_bpm": _round(np.max(hrs[ok])) if ok.any() else None,
-                "snr_mean_db": _round(np.mean(snrs[ok])) if ok.any() else None,
+            "quality": {
+                **{k: _round(v) for k, v in dataclasses.asdict(self.quality).items()},
+                "second_method": _second_method(self.options.method),
+            },
+            "windows": self._windows_summary(),
+            "beats": {
+                "count": int(self.beats.times_s.size),
+                "good": int(self.beats.good.sum()),
+                "good_fraction": _round(self.beats.good_fraction),
             },
             "hrv": None
             if self.hrv is None
             else {k: _round(v) for k, v in dataclasses.asdict(self.hrv).items()},
+            "hrv_reason": self.hrv_reason,
+        }
+
+    def _windows_summary(self) -> dict[str, object]:
+        """Statistics of the windows that kept an HR."""
+        hrs = np.array([w.bpm for w in self.windows], dtype=float)
+        snrs = np.array([w.snr_db for w in self.windows], dtype=float)
+        index = np.array([w.quality_index for w in self.windows], dtype=float)
+        ok = ~np.isnan(hrs)
+        return {
+            "window_s": self.options.window_s,
+            "step_s": self.options.step_s,
+            "count": len(self.windows),
+            "with_hr": int(ok.sum()),
+            "min_quality": self.options.min_quality,
+            "below_min_quality": int(np.sum(index < self.options.min_quality)),
+            "hr_mean_bpm": _round(np.mean(hrs[ok])) if ok.any() else None,
+            "hr_min_bpm": _round(np.min(hrs[ok])) if ok.any() else None,
+            "hr_max_bpm": _round(np.max(hrs[ok])) if ok.any() else None,
+            "snr_mean_db": _round(np.mean(snrs[ok])) if ok.any() else None,
+            "quality_mean": _round(np.nanmean(index)) if np.isfinite(index).any() else None,
         }
 
 
@@ -132,7 +169,7 @@ def measure(
     if duration is not None and duration < opts.window_s:
         raise TooShortError(_too_short(Path(video), duration, opts.window_s))
     trace = extract_trace(
-        source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame
+        source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame, roi=opts.roi
     )
     return analyse(trace, opts)
 
@@ -144,6 +181,7 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     video again.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
+    opts.validate()
     estimator = _estimator(opts)
     video = trace.info.path
     _check_face(video, trace, opts)
@@ -155,15 +193,22 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     if estimator.input_kind == "trace":
         pulse = estimator(rgb, fs)
     else:
-        pulse = _clip_pulse(estimator, trace, times, fs, opts)
-    windows = [
-        w
-        if _share(valid, times - times[0], w.start_s, w.end_s) >= MIN_WINDOW_COVERAGE
-        else dataclasses.replace(w, bpm=float("nan"), snr_db=float("nan"))
-        for w in sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
-    ]
-    peaks = systolic_peaks(pulse, fs)
-    peaks = peaks[valid[peaks]]
+        pulse = blood_up(_clip_pulse(estimator, trace, times, fs, opts), rgb, fs)
+    hr = heart_rate(pulse, fs, opts.band_hz)
+    windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
+    second = _second_opinion(opts.method, rgb, fs)
+    beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
+    beats = beats.where(valid[beats.indices])
+    scored = score_windows(
+        windows, beats, sliding_heart_rate(second, fs, opts.window_s, opts.step_s, opts.band_hz)
+    )
+    quality = assess(
+        hr.snr_db,
+        float(np.median(beats.quality)) if beats.quality.size else float("nan"),
+        abs(hr.bpm - heart_rate(second, fs, opts.band_hz).bpm),
+    )
+    covered = [_share(valid, times - times[0], w.start_s, w.end_s) for w in windows]
+    hrv_result, hrv_reason = _gated_hrv(beats, fs)
     return Measurement(
         video=video,
         info=trace.info,
@@ -173,19 +218,59 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
         times=times,
         pulse=pulse,
         valid=valid,
-        heart_rate=heart_rate(pulse, fs, opts.band_hz),
-        windows=windows,
-        peaks=peaks,
-        hrv=_hrv_or_none(peaks, fs),
+        heart_rate=hr,
+        quality=quality,
+        windows=[_gate(w, c, opts.min_quality) for w, c in zip(scored, covered, strict=True)],
+        beats=beats,
+        hrv=hrv_result,
+        hrv_reason=hrv_reason,
     )
 
 
-def _hrv_or_none(peaks: np.ndarray, fs: float) -> HRV | None:
-    """HRV where the beats allow it; a noisy pulse still has an HR, so this is not an error."""
+def _second_method(method: str) -> str:
+    """The independent classic method whose HR the quality index compares with ``method``'s."""
+    return SECOND_OPINION_FOR_POS if method == SECOND_OPINION else SECOND_OPINION
+
+
+def _second_opinion(method: str, rgb: np.ndarray, fs: float) -> np.ndarray:
+    """The pulse that :func:`_second_method` reads from the same skin trace."""
+    return create(_second_method(method))(rgb, fs)
+
+
+def _hr_track(windows: list[WindowHR], hr: HeartRate, fs: float, n: int) -> np.ndarray:
+    """Heart rate in Hz at every sample, from the window HRs (median of 5 neighbours, so one
+    wrong window does not mislead beat detection); the whole-video HR without windows."""
+    bpm = np.array([w.bpm for w in windows], dtype=float)
+    ok = np.isfinite(bpm)
+    if not ok.any():
+        return np.full(n, hr.freq_hz)
+    centres = np.array([(w.start_s + w.end_s) / 2 for w in windows])[ok]
+    smooth = median_filter(bpm[ok], size=5, mode="nearest")
+    return np.interp(np.arange(n) / fs, centres, smooth) / 60
+
+
+def _gate(w: WindowHR, coverage: float, min_quality: float) -> WindowHR:
+    """No HR (nor quality) without a face in most of the window; no HR below ``min_quality``."""
+    if coverage < MIN_WINDOW_COVERAGE:
+        nan = float("nan")
+        return dataclasses.replace(w, bpm=nan, snr_db=nan, quality=None)
+    if w.quality is not None and w.quality.index < min_quality:
+        return dataclasses.replace(w, bpm=float("nan"))
+    return w
+
+
+def _gated_hrv(beats: Beats, fs: float) -> tuple[HRV | None, str | None]:
+    """HRV of the good beats where they allow it, else None and the reason.
+
+    A noisy pulse still has an HR, so a refusal is not an error.
+    """
+    reason = hrv_refusal(beats)
+    if reason is not None:
+        return None, reason
     try:
-        return hrv(peaks, fs)
-    except TooShortError:
-        return None
+        return hrv(beats.times_s[beats.good] * fs, fs), None
+    except TooShortError as exc:
+        return None, str(exc)
 
 
 def _estimator(opts: Options) -> Estimator:
@@ -223,7 +308,8 @@ def _check_face(path: Path, trace: Trace, opts: Options) -> None:
     if share == 0:
         raise NoFaceError(
             f"no face found in {path}; it needs a visible, roughly frontal face "
-            f"(or try --detector {'haar' if opts.detector != 'haar' else 'yunet'})"
+            f"(or try --detector {'haar' if opts.detector != 'haar' else 'yunet'}, "
+            "or --roi frame if the video is already cropped to skin)"
         )
     if share < opts.min_face_fraction:
         raise NoFaceError(

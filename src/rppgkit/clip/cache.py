@@ -28,17 +28,17 @@ import numpy as np
 
 from rppgkit.clip.crop import (
     ClipSpec,
+    clip_crop,
     filled_boxes,
     nearest_index,
     open_memmap,
-    square_crop,
     uniform_grid,
 )
 from rppgkit.datasets import Recording
 from rppgkit.errors import RppgError
 from rppgkit.fileio import ensure_dir
 from rppgkit.parallel import process_pool
-from rppgkit.trace.extract import FACE_PATH_VERSION, extract_trace
+from rppgkit.trace.extract import FACE_PATH_VERSION, Roi, extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
@@ -76,9 +76,10 @@ def prepare(
     workers: int = 1,
     detector: str = "yunet",
     on_done: Callable[[str, str | None], None] | None = None,
+    roi: Roi = "face",
 ) -> tuple[list[CachedRecording], dict[str, str]]:
-    """Cut every recording into face crops (reusing cached ones); returns the prepared ones,
-    in input order, and why the others were skipped."""
+    """Cut every recording into face crops (whole frames with roi "frame"), reusing cached
+    ones; returns the prepared ones, in input order, and why the others were skipped."""
     recs = list(recordings)
     root = ensure_dir(cache_dir)
     done: dict[str, CachedRecording] = {}
@@ -94,30 +95,30 @@ def prepare(
 
     if workers <= 1:
         for rec in recs:
-            record(rec.id, prepare_one(rec, spec, root, detector))
+            record(rec.id, prepare_one(rec, spec, root, detector, roi))
     else:
         with process_pool(workers) as pool:
-            futures = {pool.submit(prepare_one, r, spec, root, detector): r.id for r in recs}
+            futures = {pool.submit(prepare_one, r, spec, root, detector, roi): r.id for r in recs}
             for future in as_completed(futures):
                 record(futures[future], future.result())
     return [done[r.id] for r in recs if r.id in done], skipped
 
 
 def prepare_one(
-    rec: Recording, spec: ClipSpec, root: Path, detector: str = "yunet"
+    rec: Recording, spec: ClipSpec, root: Path, detector: str = "yunet", roi: Roi = "face"
 ) -> CachedRecording | str:
     """The cached crops of one recording, made now if missing; a message if it is unusable."""
-    folder = root / _key(rec, spec, detector)
+    folder = root / _key(rec, spec, detector, roi)
     try:
         if not (folder / "meta.json").exists():
-            _write(rec, spec, folder, detector)
+            _write(rec, spec, folder, detector, roi)
         meta = json.loads((folder / "meta.json").read_text())
     except RppgError as exc:
         return str(exc)
     return CachedRecording(rec.id, rec.subject, rec.group, folder, meta["length"], meta["fs"])
 
 
-def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
+def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str, roi: Roi) -> None:
     """One decoding pass: the face track and each frame's face and skin crops (appended to raw
     files), then both placed on the uniform clock."""
     ref = rec.reference()
@@ -135,20 +136,18 @@ def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str) -> None:
                     faces.write(blank.tobytes())
                     skins.write(blank[..., 0].tobytes())
                     return
-                faces.write(square_crop(rgb, box, size, scale).tobytes())
+                faces.write(clip_crop(rgb, box, size, scale, roi).tobytes())
                 if mask is None:
                     mask = np.zeros(rgb.shape[:2], bool)
-                cut = square_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale)
+                cut = clip_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale, roi)
                 skins.write((cut > 127).astype(np.uint8).tobytes())
 
+            video = open_video(rec.video, fps=rec.fps)
             if rec.clean is None:
-                trace = extract_trace(open_video(rec.video, fps=rec.fps), detector, on_face=keep)
+                trace = extract_trace(video, detector, on_face=keep, roi=roi)
             else:  # track the face on the original and cut this re-encoding at the same boxes
-                trace = extract_trace(
-                    open_video(rec.clean, fps=rec.fps),
-                    detector,
-                    on_face=_paired(open_video(rec.video, fps=rec.fps), keep),
-                )
+                clean = open_video(rec.clean, fps=rec.fps)
+                trace = extract_trace(clean, detector, on_face=_paired(video, keep), roi=roi)
         ref.check(float(trace.times[-1] - trace.times[0]))
         grid = uniform_grid(trace.times, spec.fs)
         frame_of = nearest_index(trace.times, grid)
@@ -207,7 +206,7 @@ class _PackedMasks:
         return np.unpackbits(row, count=h * w).reshape(h, w).astype(bool)
 
 
-def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
+def _key(rec: Recording, spec: ClipSpec, detector: str, roi: Roi) -> str:
     video = rec.video.resolve()
     stat = video.stat() if video.exists() else None
     parts = [
@@ -227,6 +226,8 @@ def _key(rec: Recording, spec: ClipSpec, detector: str) -> str:
     ]
     if rec.clean is not None:  # cut at the original's face track
         parts.append(str(rec.clean.resolve()))
+    if roi != "face":  # whole frames; face caches keep their keys
+        parts.append(roi)
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
 
 

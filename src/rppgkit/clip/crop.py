@@ -3,8 +3,9 @@
 Training and inference cut faces the same way: the tracked face box of each frame (from the RGB
 trace pass), made square, enlarged by `face_scale` about its centre (networks see some
 background and the whole chin and forehead, as in rPPG-Toolbox's x1.5), resized with area
-averaging to `size` px. Frames are placed on a uniform grid at `fs` by nearest timestamp, so a
-dropped frame repeats its neighbour instead of shortening the clip.
+averaging to `size` px. Video measured with roi "frame" (already cropped to skin) is not cut:
+the whole frame is resized to `size` px. Frames are placed on a uniform grid at `fs` by nearest
+timestamp, so a dropped frame repeats its neighbour instead of shortening the clip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from rppgkit.clip.normalize import NORMALIZATIONS as NORMS
 from rppgkit.errors import NoFaceError, RppgError
-from rppgkit.trace.extract import Trace
+from rppgkit.trace.extract import Roi, Trace
 from rppgkit.video.reader import open_video
 
 
@@ -70,12 +71,14 @@ def crop_faces(
     out: np.ndarray | None = None,
     fps: float | None = None,
 ) -> np.ndarray:
-    """Decode the trace's video again and cut the face crop for each grid time.
+    """Decode the trace's video again and cut the face crop (the whole frame, for a trace made
+    with roi "frame") for each grid time.
 
     Returns uint8 ``[len(grid), size, size, 3]``, written into ``out`` when given (a memory map
     keeps long videos off the heap). ``fps`` must be the override the trace was made with.
     """
     boxes, _ = filled_boxes(trace)
+    roi = trace.roi
     frame_of = nearest_index(trace.times, grid)
     if out is None:
         out = np.empty((len(grid), size, size, 3), np.uint8)
@@ -86,8 +89,19 @@ def crop_faces(
         if i >= len(trace.times):
             break
         if starts[i] < ends[i]:
-            out[starts[i] : ends[i]] = square_crop(frame.rgb, boxes[i], size, face_scale)
+            out[starts[i] : ends[i]] = clip_crop(frame.rgb, boxes[i], size, face_scale, roi)
     return out
+
+
+def clip_crop(
+    image: np.ndarray, box: np.ndarray, size: int, face_scale: float, roi: Roi = "face"
+) -> np.ndarray:
+    """One frame's (or mask's) network input: `square_crop` around the face box, or with roi
+    "frame" the whole image resized to size x size, its aspect not kept (as rPPG-Toolbox does
+    without face cropping), so that no skin at the edges is lost."""
+    if roi == "frame":
+        return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return square_crop(image, box, size, face_scale)
 
 
 def square_bounds(box: np.ndarray, face_scale: float) -> tuple[int, int, int]:

@@ -85,9 +85,15 @@ def _hann_overlap_add(
 
 
 def _finish(raw: np.ndarray, rgb: np.ndarray, fs: float) -> np.ndarray:
-    """Band-pass ``raw`` to the pulse band and flip it to anti-correlate with the green channel."""
+    """Band-pass ``raw`` to the pulse band, zero mean, blood volume up (:func:`blood_up`)."""
     pulse = dsp.bandpass(raw, fs, *PULSE_BAND)
-    pulse -= pulse.mean()
+    return blood_up(pulse - pulse.mean(), rgb, fs)
+
+
+def blood_up(pulse: np.ndarray, rgb: np.ndarray, fs: float) -> np.ndarray:
+    """``pulse`` or ``-pulse``, whichever anti-correlates with the band-passed green channel of
+    the skin trace ``rgb`` ``[N, 3]``: more blood (darker skin) up, as a contact PPG shows it,
+    whatever sign convention produced the pulse (a network's labels, for instance)."""
     green = dsp.bandpass(rgb[:, _GREEN], fs, *PULSE_BAND)
     return -pulse if np.dot(pulse, green) > 0 else pulse
 

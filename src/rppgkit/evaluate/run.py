@@ -2,7 +2,8 @@
 
 Layout of the output folder:
 - `traces/<key>.npz`: the face/skin-colour trace of each video, keyed by the file and the face
-  settings, so evaluating another method costs only the analysis;
+  settings (and the region, with --roi frame), so evaluating another method costs only the
+  analysis;
 - `results/<method>/<recording>.json`: windows and whole-video HR against the reference, written
   atomically as each one finishes, so an interrupted run resumes where it stopped.
 """
@@ -95,21 +96,28 @@ def _weights_id(opts: Options) -> str | None:
     return f"{p}@{p.stat().st_mtime_ns}"
 
 
-def _done(path: Path, weights: str | None) -> bool:
-    """A result exists and was made with the same weights (always, for classic methods)."""
+def _done(path: Path, weights: str | None, opts: Options) -> bool:
+    """A result exists and was made with the same weights (always, for classic methods), in
+    the same region and with the same quality threshold (results from before --roi and
+    --min-quality existed are face results without a threshold)."""
     if not path.exists():
         return False
     try:
-        return json.loads(path.read_text()).get("weights") == weights
+        made = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
+    return (
+        made.get("weights") == weights
+        and made.get("roi", "face") == opts.roi
+        and made.get("min_quality", 0.0) == opts.min_quality
+    )
 
 
 def _run_one(
     rec: Recording, methods: list[str], out: Path, opts: Options, source: ReferenceSource
 ) -> Outcome:
     weights = {m: _weights_id(for_method(opts, m)) for m in methods}
-    todo = [m for m in methods if not _done(result_path(out, m, rec.id), weights[m])]
+    todo = [m for m in methods if not _done(result_path(out, m, rec.id), weights[m], opts)]
     cached = tuple(m for m in methods if m not in todo)
     if not todo:
         return Outcome(rec.id, cached=cached)
@@ -131,6 +139,8 @@ def _run_one(
                     "video": str(rec.video),
                     "method": method,
                     "weights": weights[method],
+                    "roi": opts.roi,
+                    "min_quality": opts.min_quality,
                     "reference": source,
                     "hr_bpm": _num(m.heart_rate.bpm),
                     "ref_hr_bpm": _num(ref_whole),
@@ -141,6 +151,9 @@ def _run_one(
                         "end_s": [w.end_s for w in m.windows],
                         "hr_bpm": [_num(w.bpm) for w in m.windows],
                         "snr_db": [_num(w.snr_db) for w in m.windows],
+                        "quality": [
+                            _num(w.quality.index if w.quality else np.nan) for w in m.windows
+                        ],
                         "ref_hr_bpm": [_num(v) for v in ref_windows],
                     },
                 },
@@ -170,6 +183,7 @@ def _cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
             opts.detect_every,
             opts.max_gap_s,
         ]
+        + ([] if opts.roi == "face" else [opts.roi])  # face traces keep their keys
     )
     path = folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
@@ -182,6 +196,7 @@ def _cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
         opts.detector,
         opts.detect_every,
         opts.max_gap_s,
+        roi=opts.roi,
     )
     ensure_dir(folder)
     save_trace(trace, path)

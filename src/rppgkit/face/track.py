@@ -42,6 +42,7 @@ class FaceStatus(enum.IntEnum):
     TRACKED = 1  # between scheduled detections: the box follows the registered face
     BRIDGED = 2  # detection failed, but the face was seen less than max_gap_s ago
     MISSING = 3  # no face
+    FRAME = 4  # no face sought: the whole frame is the region (roi "frame")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import numpy as np
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError, TooShortError
+from rppgkit.pulse.quality import Quality
 
 HR_BAND = (0.7, 3.0)
 """Plausible heart rates in Hz: 42-180 bpm."""
@@ -26,12 +27,19 @@ class HeartRate:
 
 @dataclass(frozen=True)
 class WindowHR:
-    """Heart rate of the window ``[start_s, end_s)`` of a pulse (seconds from its first sample)."""
+    """Heart rate of the window ``[start_s, end_s)`` of a pulse (seconds from its first sample),
+    with its signal quality once assessed (:func:`rppgkit.pulse.quality.score_windows`)."""
 
     start_s: float
     end_s: float
     bpm: float
     snr_db: float
+    quality: Quality | None = None
+
+    @property
+    def quality_index(self) -> float:
+        """The window's quality index, NaN when it was not assessed."""
+        return self.quality.index if self.quality is not None else float("nan")
 
 
 def _snr_db(

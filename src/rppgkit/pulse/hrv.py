@@ -1,7 +1,7 @@
-"""Beat detection and heart rate variability (HRV) from a pulse waveform.
+"""Heart rate variability (HRV) from beat times (:mod:`rppgkit.pulse.beats` finds them).
 
-neurokit2 is imported inside the functions: it takes about two seconds to import and only
-these functions need it.
+neurokit2 computes the indices (well tested against published HRV tools); it is imported inside
+the functions because it takes about two seconds to import and only these functions need it.
 """
 
 from __future__ import annotations
@@ -43,19 +43,6 @@ class HRV:
     respiration_rate_bpm: float
 
 
-def systolic_peaks(pulse: np.ndarray, fs: float) -> np.ndarray:
-    """Sample indices of the systolic peaks of ``pulse`` (Elgendi et al. 2013, via neurokit2).
-
-    Expects peaks pointing up, as every rppgkit estimator returns them.
-    """
-    import neurokit2 as nk
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        found = nk.ppg_findpeaks(np.asarray(pulse, dtype=float), sampling_rate=fs, method="elgendi")
-    return np.asarray(found["PPG_Peaks"], dtype=int)
-
-
 def _clean_intervals(ibi_ms: np.ndarray) -> np.ndarray:
     """Mask of the intervals that are plausible and not ectopic.
 
@@ -90,7 +77,8 @@ def _respiration_rate(ibi_ms: np.ndarray, times_s: np.ndarray) -> float:
 
 
 def hrv(peaks: np.ndarray, fs: float) -> HRV:
-    """HRV of the beats at sample indices ``peaks`` of a signal sampled at ``fs`` Hz.
+    """HRV of the beats at sample positions ``peaks`` (fractional positions refined between
+    samples are welcome) of a signal sampled at ``fs`` Hz.
 
     Implausible and ectopic intervals are removed first; successive differences (RMSSD, pNN50)
     are taken only between intervals that were adjacent before removal (neurokit2's

@@ -11,28 +11,44 @@ import numpy as np
 
 from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
 from rppgkit.pipeline import Measurement
+from rppgkit.pulse import WindowHR
 from rppgkit.report.figure import report_figure
 from rppgkit.report.html import report_html
 
 
 def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write pulse.csv, hr.csv, summary.json, report.png and report.html into `out_dir`."""
+    """Write pulse.csv, beats.csv, hr.csv, summary.json, report.png and report.html into
+    `out_dir`.
+
+    pulse.csv's third column is named after the region (``face``, or ``frame`` with
+    ``--roi frame``) and is 1 where it was seen; beats.csv has each beat's time, its template
+    correlation and whether it is good; hr.csv has each window's quality index and its cues.
+    """
     out = ensure_dir(out_dir)
     paths = {
         name: out / name
-        for name in ("pulse.csv", "hr.csv", "summary.json", "report.png", "report.html")
+        for name in (
+            "pulse.csv",
+            "beats.csv",
+            "hr.csv",
+            "summary.json",
+            "report.png",
+            "report.html",
+        )
     }
     write_text(
         paths["pulse.csv"],
-        _csv(("time_s", "pulse", "face"), zip(m.times, m.pulse, m.valid.astype(int))),
+        _csv(("time_s", "pulse", m.trace.roi), zip(m.times, m.pulse, m.valid.astype(int))),
     )
+    b = m.beats
     write_text(
-        paths["hr.csv"],
+        paths["beats.csv"],
         _csv(
-            ("start_s", "end_s", "hr_bpm", "snr_db"),
-            ((w.start_s, w.end_s, w.bpm, w.snr_db) for w in m.windows),
+            ("time_s", "quality", "good"),
+            zip(m.times[0] + b.times_s, b.quality, b.good.astype(int)),
         ),
     )
+    write_text(paths["hr.csv"], _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
     write_json(paths["summary.json"], m.summary())
     fig = report_figure(m)
     buf = io.BytesIO()
@@ -42,6 +58,24 @@ def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
         tmp.write_bytes(buf.getvalue())
     write_text(paths["report.html"], report_html(m, buf.getvalue()))
     return paths
+
+
+HR_COLUMNS = (
+    "start_s",
+    "end_s",
+    "hr_bpm",
+    "snr_db",
+    "quality",
+    "template_r",
+    "agreement_bpm",
+)
+
+
+def _window_row(w: WindowHR) -> tuple[float, ...]:
+    """One hr.csv row; the quality columns are empty where the window was not assessed."""
+    q = w.quality
+    cues = (q.index, q.template_r, q.agreement_bpm) if q is not None else (float("nan"),) * 3
+    return (w.start_s, w.end_s, w.bpm, w.snr_db, *cues)
 
 
 def _csv(header: tuple[str, ...], rows: object) -> str:

@@ -23,9 +23,10 @@ def report_figure(m: Measurement) -> Figure:
     _pulse_panel(fig.add_subplot(grid[0, 1:]), m)
     _spectrum_panel(fig.add_subplot(grid[1, 1:]), m)
     _hr_panel(fig.add_subplot(grid[2, :]), m)
+    region = "whole frame" if m.trace.roi == "frame" else "face"
     fig.suptitle(
         f"{m.video.name}: {m.heart_rate.bpm:.1f} bpm ({m.options.method.upper()}), "
-        f"face in {m.trace.face_fraction:.0%} of frames"
+        f"signal quality {m.quality.index:.2f}, {region} in {m.trace.face_fraction:.0%} of frames"
     )
     return fig
 
@@ -51,8 +52,11 @@ def _pulse_panel(ax: plt.Axes, m: Measurement) -> None:
     end = min(m.times[0] + 15.0, m.times[-1])
     sel = m.times <= end
     ax.plot(m.times[sel], m.pulse[sel], lw=1, color="tab:red")
-    pk = m.peaks[m.times[m.peaks] <= end]
-    ax.plot(m.times[pk], m.pulse[pk], "k.", ms=4, label="systolic peaks")
+    shown = m.times[m.peaks] <= end
+    for good, style, label in ((True, "k.", "beats"), (False, "rx", "beats unlike the rest")):
+        pk = m.peaks[shown & (m.beats.good == good)]
+        if pk.size:
+            ax.plot(m.times[pk], m.pulse[pk], style, ms=4, label=label)
     ax.set(xlabel="time (s)", ylabel="pulse (a.u.)", title="pulse waveform (first 15 s)")
     ax.legend(loc="upper right", fontsize=8)
 
@@ -74,14 +78,15 @@ def _spectrum_panel(ax: plt.Axes, m: Measurement) -> None:
 def _hr_panel(ax: plt.Axes, m: Measurement) -> None:
     mid = np.array([(w.start_s + w.end_s) / 2 for w in m.windows])
     bpm = np.array([w.bpm for w in m.windows])
-    snr = np.array([w.snr_db for w in m.windows])
-    points = ax.scatter(mid, bpm, c=snr, cmap="viridis", s=14, zorder=3)
+    index = np.array([w.quality_index for w in m.windows])
+    points = ax.scatter(mid, bpm, c=index, cmap="RdYlGn", vmin=0, vmax=1, s=14, zorder=3)
     ax.plot(mid, bpm, color="0.6", lw=1)
-    ax.figure.colorbar(points, ax=ax, label="SNR (dB)", pad=0.01)
+    ax.figure.colorbar(points, ax=ax, label="signal quality (0-1)", pad=0.01)
     for a, b in m.trace.gaps(0.5):
         ax.axvspan(a, b, color="tab:red", alpha=0.15)
     ax.set(
         xlabel="time (s)",
         ylabel="heart rate (bpm)",
-        title=f"heart rate per {m.options.window_s:g} s window (red: no face)",
+        title=f"heart rate per {m.options.window_s:g} s window, coloured by signal quality "
+        f"(red band: no face; gaps: quality below {m.options.min_quality:g})",
     )

@@ -10,10 +10,17 @@ from rppgkit.pipeline import Measurement
 
 def report_html(m: Measurement, png: bytes) -> str:
     s = m.summary()
+    q = s["quality"]
     rows = [
         ("video", s["video"]),
         ("method", s["method"]),
         ("heart rate (whole video)", f"{s['hr_bpm']} bpm, SNR {s['hr_snr_db']} dB"),
+        (
+            "signal quality (0-1)",
+            f"{q['index']} (SNR {q['snr_db']} dB, beat shape r {q['template_r']}, "
+            f"{q['second_method']} differs by {q['agreement_bpm']} bpm)",
+        ),
+        ("beats", f"{s['beats']['good']} good of {s['beats']['count']}"),
         ("frames with a face", f"{s['face_fraction']:.1%} of {s['n_frames']}"),
         ("duration", f"{s['duration_s']} s at {s['fps']} fps"),
     ]
@@ -28,8 +35,19 @@ def report_html(m: Measurement, png: bytes) -> str:
         )
     hrv_rows = [(k, "n/a" if v is None else v) for k, v in (s["hrv"] or {}).items()]
     window_rows = [
-        (f"{x.start_s:.1f}-{x.end_s:.1f}", f"{x.bpm:.1f}", f"{x.snr_db:.1f}") for x in m.windows
+        (
+            f"{x.start_s:.1f}-{x.end_s:.1f}",
+            f"{x.bpm:.1f}",
+            f"{x.snr_db:.1f}",
+            f"{x.quality.index:.2f}" if x.quality else "n/a",
+        )
+        for x in m.windows
     ]
+    hrv_html = (
+        _table(("index", "value"), hrv_rows)
+        if hrv_rows
+        else f"<p>No HRV: {html.escape(str(s['hrv_reason']))}</p>"
+    )
     image = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -44,9 +62,9 @@ details {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 {_table(("measure", "value"), rows)}
 <img alt="report figure" src="data:image/png;base64,{image}">
 <h2>Heart-rate variability</h2>
-{_table(("index", "value"), hrv_rows) if hrv_rows else "<p>Too few beats for HRV.</p>"}
+{hrv_html}
 <details><summary>Heart rate per window ({len(window_rows)})</summary>
-{_table(("window (s)", "HR (bpm)", "SNR (dB)"), window_rows)}
+{_table(("window (s)", "HR (bpm)", "SNR (dB)", "quality"), window_rows)}
 </details>
 </body></html>
 """

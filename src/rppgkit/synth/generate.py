@@ -32,7 +32,7 @@ from rppgkit.synth.scene import (
 from rppgkit.synth.waveform import pulse_waveform
 from rppgkit.video.writer import FFV1, Codec, VideoWriter
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "1.1"  # 1.1: skin darkens with the pulse (1.0 brightened it)
 _STREAMS = {"scene": 1, "motion": 2, "lighting": 3, "noise": 4}  # pulse uses the bare seed
 FILE_NAMES = {
     "video": "video.mkv",
@@ -70,6 +70,9 @@ class SynthConfig:
     face: Literal["drawn", "astronaut"] = "drawn"
     beard: bool = False
     seed: int = 0
+    brighten_with_pulse: bool = False
+    """Render generator 1.0's sign: skin brighter with blood volume, the opposite of real skin.
+    Only for checking the networks shipped so far, which learnt that sign from 1.0's videos."""
 
     def validate(self) -> None:
         """Raise RppgError naming the first nonsensical field and its accepted range."""
@@ -184,6 +187,8 @@ def synthesize(config: SynthConfig) -> SynthVideo:
         config.pulse_amplitude,
         _rng(config.seed, "scene"),
     )
+    if config.brighten_with_pulse:
+        scene = dataclasses.replace(scene, pulse_gain=-scene.pulse_gain)
     motion = head_motion(times, config.motion, config.height, _rng(config.seed, "motion"))
     matrices = pose_matrices(scene.sprite, motion)
     return SynthVideo(

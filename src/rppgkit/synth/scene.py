@@ -5,7 +5,9 @@ them with one 2x3 affine (head motion), composites over a static background, mul
 by the pulsatile colour change, multiplies everything by the illumination and adds sensor noise
 while rounding to uint8. At 640x480 this runs at well over 100 frames/s on one core.
 
-Pulsatile colour: skin RGB is multiplied by (1 + gain_c * pulse), pulse in 0..1. The per-channel
+Pulsatile colour: skin RGB is multiplied by (1 - gain_c * pulse), pulse in 0..1: more blood
+absorbs more light, so skin is darkest at the systolic peak (generator 1.0 brightened it, which
+put every beat of the video half a cycle away from its ground truth). The per-channel
 ratio follows the blood-volume-pulse signature of skin, R:G:B = 0.33:0.77:0.53 (de Haan & van
 Leest 2014), so green is strongest; `pulse_amplitude` is the peak-to-peak relative change of green
 for Fitzpatrick type III and is scaled by `PULSE_TONE_FACTOR` for other types, since melanin
@@ -557,8 +559,8 @@ class FrameRenderer:
         inverse = self._inverse[: size[1], : size[0]]
         cv2.warpAffine(sprite.rgba, local, size, rgba, cv2.INTER_LINEAR, sprite.border)
         cv2.warpAffine(sprite.skin, local, size, skin, cv2.INTER_LINEAR)
-        # colour * (1 + skin * gain * pulse), as a per-pixel blend of boosted and plain colour
-        cv2.multiply(rgba, (*(1.0 + scene.pulse_gain * pulse).tolist(), 1.0), dst=boosted)
+        # colour * (1 - skin * gain * pulse), as a per-pixel blend of pulsed and plain colour
+        cv2.multiply(rgba, (*(1.0 - scene.pulse_gain * pulse).tolist(), 1.0), dst=boosted)
         cv2.subtract(1.0, skin, dst=inverse)
         cv2.blendLinear(boosted, rgba, skin, inverse, dst=rgba)
         cv2.extractChannel(rgba, 3, dst=alpha)

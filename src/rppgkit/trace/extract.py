@@ -1,4 +1,16 @@
-"""From video frames to an RGB trace: the mean colour of the face's skin in each frame."""
+"""From video frames to an RGB trace: the mean colour of the face's skin in each frame.
+
+The region is the tracked face box (`roi="face"`) or, for video already cropped to skin (a
+forehead or palm patch, datasets' face crops), the whole frame (`roi="frame"`). There no
+detector runs; the skin model, learnt from the frame's centre at the detector's cadence, still
+drops non-skin pixels such as a dark background around a palm. Where its mask covers less than
+FRAME_MIN_SKIN of the frame, the whole frame is averaged instead of giving NaN: the user has
+said the frame is skin, so a mask that small more likely means the model has lost the colour (a
+sudden change of light, which it follows only over seconds; a flat patch it was not made for)
+than that the skin has gone. A NaN would cost every HR window around the frame, while the
+whole-frame mean is what rPPG-Toolbox and pyVHR measure on such video anyway; a step where the
+trace switches between the two means costs one estimator window at most.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +22,12 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
 
+from rppgkit.errors import RppgError
 from rppgkit.face.detect import Box, create_detector, crop
 from rppgkit.face.skin import SkinModel
 from rppgkit.face.track import DETECT_EVERY, FaceStatus, FaceTracker
@@ -21,6 +35,9 @@ from rppgkit.fileio import atomic_path
 from rppgkit.video.reader import FileVideo, Frame, FrameFolder, VideoInfo
 
 MIN_SKIN_PIXELS = 25
+FRAME_MIN_SKIN = 0.1  # roi "frame": a smaller skin mask is not trusted (see above)
+Roi = Literal["face", "frame"]
+ROIS: tuple[str, ...] = get_args(Roi)
 # Part of every cache key built on traces or face crops: raise it when the face path (tracker,
 # skin model) changes what it measures, so caches written by the old one are rebuilt.
 # 2: the face box follows image registration; a slower, wider skin model.
@@ -46,15 +63,20 @@ class Trace:
     info: VideoInfo
     times: np.ndarray  # [N] s
     rgb: np.ndarray  # [N, 3] mean skin RGB, NaN where no usable face
-    status: np.ndarray  # [N] FaceStatus codes
-    boxes: np.ndarray  # [N, 4] x, y, w, h; NaN where missing
-    skin_fraction: np.ndarray  # [N] share of the face box classified as skin
+    status: np.ndarray  # [N] FaceStatus codes; FRAME throughout with roi "frame"
+    boxes: np.ndarray  # [N, 4] x, y, w, h; NaN where missing; the full frame with roi "frame"
+    skin_fraction: np.ndarray  # [N] share of the box averaged as skin
     preview: Preview | None
     elapsed_s: float = float("nan")  # wall time taken to stream the video into this trace
 
     @property
     def n_frames(self) -> int:
         return len(self.times)
+
+    @property
+    def roi(self) -> Roi:
+        """The region measured: "frame" when the trace was made from whole frames."""
+        return "frame" if self.n_frames and self.status[0] == FaceStatus.FRAME else "face"
 
     @property
     def face_fraction(self) -> float:
@@ -77,6 +99,15 @@ class Trace:
         return out
 
 
+def check_roi(roi: str) -> None:
+    """Raise RppgError unless `roi` is a region the trace can be measured in."""
+    if roi not in ROIS:
+        raise RppgError(
+            f"unknown --roi {roi!r}; choose face (a detected face) or frame (the whole frame, "
+            "for video already cropped to skin)"
+        )
+
+
 def extract_trace(
     source: FileVideo | FrameFolder,
     detector: str = "yunet",
@@ -84,15 +115,20 @@ def extract_trace(
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
     on_face: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None] | None = None,
+    roi: Roi = "face",
 ) -> Trace:
     """Stream the video once: track the face, segment its skin, average the skin colour.
 
     Only a few numbers per frame are kept, so memory does not grow with the video's length.
     `on_face(rgb, box, skin)` sees every frame with its face box (x, y, w, h) and full-frame
     skin mask (both None without a face), so a caller can cut face crops in the same pass.
+    With `roi="frame"` every box is the whole frame, with status FRAME (see the module's text).
     """
+    check_roi(roi)
     start = time.perf_counter()
-    tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
+    tracker = None
+    if roi == "face":
+        tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
     skin = SkinModel()
     preview_at = (source.info.n_frames or 0) // 3
     # flat typed arrays: a few dozen bytes per frame, however long the video
@@ -104,13 +140,17 @@ def extract_trace(
         nonlocal preview
         mean, share, full = NO_COLOUR, 0.0, None
         if box is not None:
-            roi, (x0, y0, x1, y1) = crop(frame.rgb, box)
-            if roi.size:
-                mask = skin.segment(roi, learn=state == FaceStatus.DETECTED)
+            patch, (x0, y0, x1, y1) = crop(frame.rgb, box)
+            if patch.size:
+                whole = state == FaceStatus.FRAME
+                learn = state == FaceStatus.DETECTED or (whole and frame.index % detect_every == 0)
+                mask = skin.segment(patch, learn=learn)
                 n = cv2.countNonZero(mask.view(np.uint8))
+                if whole and n < max(FRAME_MIN_SKIN * mask.size, MIN_SKIN_PIXELS):
+                    mask, n = np.ones_like(mask), mask.size  # see the docstring
                 share = n / mask.size
                 if n >= MIN_SKIN_PIXELS:
-                    mean = cv2.mean(roi, mask.view(np.uint8))[:3]
+                    mean = cv2.mean(patch, mask.view(np.uint8))[:3]
                 wants_preview = preview is None and frame.index >= preview_at
                 if on_face is not None or (wants_preview and n >= MIN_SKIN_PIXELS):
                     full = np.zeros(frame.rgb.shape[:2], dtype=bool)
@@ -128,7 +168,11 @@ def extract_trace(
             on_frame(frame.index)
 
     for frame in source.frames():
-        box, state = tracker.update(frame.rgb, frame.time_s)
+        if tracker is None:
+            height, width = frame.rgb.shape[:2]
+            box, state = Box(0.0, 0.0, float(width), float(height)), FaceStatus.FRAME
+        else:
+            box, state = tracker.update(frame.rgb, frame.time_s)
         measure(frame, box, state)
     return Trace(
         info=source.info,
@@ -185,9 +229,12 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 __all__ = [
     "FACE_PATH_VERSION",
+    "ROIS",
     "FaceStatus",
     "Preview",
+    "Roi",
     "Trace",
+    "check_roi",
     "extract_trace",
     "load_trace",
     "save_trace",

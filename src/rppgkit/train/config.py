@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
+from rppgkit.trace.extract import Roi
 from rppgkit.train.augment import Augment
 
 
@@ -88,6 +89,7 @@ class DataConfig(_Section):
     step: int | None = Field(default=None, gt=0)  # between chunk starts; default frames // 2
     cache: str = "rppgkit-cache"
     detector: str = "yunet"
+    roi: Roi = "face"  # frame: clips are whole frames resized, for video already cropped to skin
     workers: int = Field(default=2, ge=1)  # processes cutting face clips
     loader_workers: int = Field(default=0, ge=0)  # DataLoader worker processes
 

@@ -242,6 +242,7 @@ class _Run:
                     on_done=lambda rid, err, n=name: self.say(
                         f"{n}: {rid} " + (f"skipped: {err}" if err else "ready")
                     ),
+                    roi=cfg.roi,
                 )
                 prepared[name] = recs
                 if not recs and splits.get(name):
