@@ -95,6 +95,9 @@ def method_row(trace: Trace, method: str, ref: float | None) -> dict:
         "snr_db": summary["hr_snr_db"],
         "window_hr_bpm": summary["windows"]["hr_mean_bpm"],
         "window_snr_db": summary["windows"]["snr_mean_db"],
+        "quality": summary["quality"]["index"],
+        "good_beats": f"{summary['beats']['good']}/{summary['beats']['count']}",
+        "rmssd_ms": summary["hrv"]["rmssd_ms"] if summary["hrv"] else "refused",
         "error_bpm": None if ref is None else round(hr - ref, 2),
         "seconds": round(time.perf_counter() - start, 2),
     }
@@ -164,15 +167,25 @@ def video_table(result: dict) -> list[str]:
         f"face in {result['face_fraction']:.0%} of frames; reference HR: {ref_text}",
         "",
         "| method | kind | HR (bpm) | SNR (dB) | window HR mean (bpm) | window SNR mean (dB) "
-        "| error (bpm) | time (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| quality | good beats | RMSSD (ms) | error (bpm) | time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         if "error" in r:
             reason = " ".join(r["error"].split()).replace("|", "/")
-            lines.append(f"| {r['method']} | {r['kind']} | failed: {reason} |" + " |" * 5)
+            lines.append(f"| {r['method']} | {r['kind']} | failed: {reason} |" + " |" * 8)
             continue
-        keys = ("hr_bpm", "snr_db", "window_hr_bpm", "window_snr_db", "error_bpm", "seconds")
+        keys = (
+            "hr_bpm",
+            "snr_db",
+            "window_hr_bpm",
+            "window_snr_db",
+            "quality",
+            "good_beats",
+            "rmssd_ms",
+            "error_bpm",
+            "seconds",
+        )
         cells = " | ".join(_cell(r[k]) for k in keys)
         lines.append(f"| {r['method']} | {r['kind']} | {cells} |")
     if agree["median_bpm"] is not None:

@@ -60,13 +60,14 @@ def reference_pos(rgb: np.ndarray, fs: float) -> np.ndarray:
 
 
 def reference_pbv(rgb: np.ndarray, fs: float) -> np.ndarray:
-    """de Haan & van Leest 2014: W = k Pbv Q^-1 on each normalised, band-passed interval."""
+    """de Haan & van Leest 2014: W = k Pbv Q^-1 on each normalised interval (unfiltered)."""
     pbv = np.array([0.33, 0.77, 0.53])
     n, length = len(rgb), round(1.6 * fs)
     out = np.zeros(n)
     for start in range(0, n - length + 1, length // 2):
         c = rgb[start : start + length]
-        cn = band(c / c.mean(axis=0) - 1, fs).T  # [3, l]
+        cn = (c / c.mean(axis=0)).T  # [3, l]
+        cn = cn - cn.mean(axis=1, keepdims=True)
         w = pbv @ np.linalg.inv(cn @ cn.T)
         w = w / (w @ pbv)
         out[start : start + length] += np.hanning(length) * (w @ cn)

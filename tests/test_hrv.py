@@ -29,7 +29,7 @@ def test_constant_rhythm_gives_zero_variability():
     beats = np.arange(0.5, 40, 0.8)  # 0.8 s = 24 frames exactly
     found = detect_beats(ppg_like(beats, 40), FS, 1 / 0.8)
     assert found.times_s.size == beats.size
-    assert found.good.all()
+    assert found.good[1:-1].all()  # a beat cut by the clip's end is not good
     # the summed waves peak 2.4 ms after the systolic wave; the edge beats lack a neighbour's
     # diastolic wave (ppg_like starts and ends with nothing), so they are left out
     inner = found.times_s[1:-1]

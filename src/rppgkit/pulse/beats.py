@@ -35,7 +35,9 @@ class Beats:
     ``times_s`` are the beat times (seconds from the first sample) at the median beat's systolic
     peak, refined between samples; ``indices`` the nearest samples; ``quality`` each beat's
     Pearson correlation with the clip's median beat (template matching, Orphanidou et al.
-    2015); ``good`` marks beats whose quality reaches :data:`MIN_BEAT_QUALITY`. All arrays are
+    2015); ``good`` marks beats whose quality reaches :data:`MIN_BEAT_QUALITY` and that lie
+    wholly inside the clip (at its ends the band-pass filters ring and a cut beat cannot be
+    compared with the median beat). All arrays are
     ``[B]``. ``timing_sd_s`` estimates how much noise moves a beat time (median over beats; NaN
     with fewer than two whole beats): the residual of each beat around the scaled median beat,
     over the median beat's slope (the least-squares delay error, Woody 1967).
@@ -101,7 +103,8 @@ def detect_beats(pulse: np.ndarray, fs: float, hr_hz: float | np.ndarray) -> Bea
     lags = np.arange(-max(1, round(MAX_LAG * 2 * half)), max(1, round(MAX_LAG * 2 * half)) + 1)
     times = _aligned(values, peaks, template, offsets, lags)
     quality = np.array([_correlation(*_beat(values, p, template, offsets)) for p in peaks])
-    good = (quality >= MIN_BEAT_QUALITY) & np.isfinite(times)
+    whole = (peaks + offsets[0] >= 0) & (peaks + offsets[-1] < values.size)
+    good = (quality >= MIN_BEAT_QUALITY) & np.isfinite(times) & whole
     return Beats(
         np.where(np.isfinite(times), times, peaks) / fs,
         peaks,
