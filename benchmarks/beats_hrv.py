@@ -6,7 +6,8 @@ through rppgkit's beat detection (guided by the heart rate, rppgkit.pulse.beats)
 comparison, through Elgendi's detector as neurokit2 implements it (rppgkit's detector before
 this one). Per condition it reports the beat count error per 30 s, the RMSSD and SDNN errors
 (all beats and good beats), the pulse SNR and quality index, and for how many videos the HRV
-gate lets HRV through, with its RMSSD error there.
+gate lets HRV through, with its RMSSD error there. A second table gives the per-window HR error
+by the windows' quality index.
 
 `--calibrate` instead sweeps simulated RGB traces (no video; not the suite) over noise levels
 and prints the RMSSD error against the beat-timing noise estimate: the validation data on which
@@ -139,6 +140,30 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def quality_table(work: Path, method: str) -> str:
+    """Per-window HR error of ``method`` by quality index, over every suite and ladder window
+    that benchmarks/synthetic_suite.py evaluated (its results/ JSON files)."""
+    hr, ref, index = [], [], []
+    for path in sorted(work.glob(f"eval/*/results/{method}/*.json")):
+        windows = json.loads(path.read_text())["windows"]
+        for h, r, q in zip(windows["hr_bpm"], windows["ref_hr_bpm"], windows["quality"]):
+            if None not in (h, r, q):
+                hr.append(h), ref.append(r), index.append(q)
+    error, index = np.abs(np.subtract(hr, ref)), np.asarray(index)
+    lines = [
+        "| window quality | windows | HR MAE (bpm) | within 5 bpm |",
+        "|---|---|---|---|",
+    ]
+    for lo, hi in itertools.pairwise([0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.01]):
+        sel = (index >= lo) & (index < hi)
+        if sel.any():
+            lines.append(
+                f"| {lo:g}-{min(hi, 1):g} | {sel.sum()} | {error[sel].mean():.2f} | "
+                f"{np.mean(error[sel] <= 5):.0%} |"
+            )
+    return "\n".join(lines)
+
+
 def suite(work: Path, method: str) -> None:
     """The table over the rendered suite and ladder under ``work``."""
     rows = []
@@ -152,7 +177,7 @@ def suite(work: Path, method: str) -> None:
                 continue
             rows.append(_row(rec.group, rec, method, work / "eval" / "ladder" / "traces"))
         print("done ladder", flush=True)
-    table = _table(rows)
+    table = _table(rows) + "\n\n" + quality_table(work, method)
     out = work / f"beats-{method}.md"
     out.write_text(table + "\n")
     print(table)

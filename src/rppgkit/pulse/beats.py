@@ -105,9 +105,10 @@ def detect_beats(pulse: np.ndarray, fs: float, hr_hz: float | np.ndarray) -> Bea
     quality = np.array([_correlation(*_beat(values, p, template, offsets)) for p in peaks])
     whole = (peaks + offsets[0] >= 0) & (peaks + offsets[-1] < values.size)
     good = (quality >= MIN_BEAT_QUALITY) & np.isfinite(times) & whole
+    times = np.where(np.isfinite(times), times, peaks)
     return Beats(
-        np.where(np.isfinite(times), times, peaks) / fs,
-        peaks,
+        times / fs,
+        np.clip(np.round(times).astype(int), 0, values.size - 1),
         quality,
         good,
         _timing_sd(values, peaks, template, offsets) / fs,

@@ -88,5 +88,6 @@ def _hr_panel(ax: plt.Axes, m: Measurement) -> None:
         xlabel="time (s)",
         ylabel="heart rate (bpm)",
         title=f"heart rate per {m.options.window_s:g} s window, coloured by signal quality "
-        f"(red band: no face; gaps: quality below {m.options.min_quality:g})",
+        + (f"(gaps: quality below {m.options.min_quality:g}; " if m.options.min_quality else "(")
+        + "red band: no face)",
     )
