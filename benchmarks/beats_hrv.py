@@ -31,7 +31,7 @@ import numpy as np
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import TooShortError
 from rppgkit.estimators import create
-from rppgkit.evaluate.run import _cached_trace as cached_trace
+from rppgkit.evaluate.run import cached_trace
 from rppgkit.pipeline import Options, analyse
 from rppgkit.pulse import detect_beats, heart_rate, hrv
 from rppgkit.synth.generate import SynthConfig, synthesize

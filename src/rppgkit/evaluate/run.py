@@ -123,7 +123,7 @@ def _run_one(
         return Outcome(rec.id, cached=cached)
     try:
         ref = rec.reference()
-        trace = _cached_trace(rec, opts, out / "traces")
+        trace = cached_trace(rec, opts, out / "traces")
         ref.check(float(trace.times[-1] - trace.times[0]))
         for method in todo:
             m = analyse(trace, for_method(opts, method))
@@ -168,7 +168,7 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
+def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
     """The recording's trace from the cache, or extracted now and cached."""
     video = rec.video.resolve()
     stat = video.stat()
