@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from rppgkit.errors import RppgError
 from rppgkit.progress import progress_bar, stderr
@@ -25,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Remote photoplethysmography: pulse, heart rate and HRV from face video.",
 )
-out = Console()
+out = Console(soft_wrap=True, markup=False, highlight=False)  # user text is printed as it is
 err = stderr
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -38,13 +39,19 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RppgError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted; no partial output was kept")
             raise typer.Exit(130) from None
 
     return run  # type: ignore[return-value]
+
+
+def print_error(exc: Exception) -> None:
+    """One line on stderr; the message is printed as it is (a path such as clip[final].mp4 is
+    not terminal markup)."""
+    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), highlight=False)
 
 
 Method = Annotated[
@@ -117,7 +124,7 @@ def measure(
             if len(videos) == 1:
                 raise
             failed += 1
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
     if failed:
         err.print(f"{failed} of {len(videos)} videos failed; results of the others are written")
         raise typer.Exit(1)
@@ -144,11 +151,11 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
     w = s["windows"]
     q = s["quality"]
     out.print(
-        f"[bold]{video.name}[/]: [bold green]{s['hr_bpm']:.1f} bpm[/] ({opts.method}), "
-        f"signal quality {_fmt(q['index'])} (SNR {_fmt(q['snr_db'], '.1f')} dB, beat shape r "
-        f"{_fmt(q['template_r'])}, {q['second_method']} differs by "
+        Text.assemble((video.name, "bold"), ": ", (f"{s['hr_bpm']:.1f} bpm", "bold green")),
+        f" ({opts.method}), signal quality {_fmt(q['index'])} (SNR {_fmt(q['snr_db'], '.1f')} "
+        f"dB, beat shape r {_fmt(q['template_r'])}, {q['second_method']} differs by "
         f"{_fmt(q['agreement_bpm'], '.1f')} bpm)",
-        highlight=False,
+        sep="",
     )
     if w["with_hr"]:
         out.print(
@@ -230,7 +237,7 @@ def evaluate(
 
         result = run_evaluate(dataset, root, names, out_dir, opts, reference, workers, tick)
     for level in ("video", "window"):
-        out.print(f"[bold]per {level}[/] (bpm, 95% CI)", highlight=False)
+        out.print(Text(f"per {level}", "bold"), "(bpm, 95% CI)")
         for name, per_level in result.metrics.items():
             m = per_level[level]
             out.print(
@@ -452,7 +459,7 @@ def datasets() -> None:
 
     for name, loader in sorted(LOADERS.items()):
         doc = (loader.__doc__ or "").strip().splitlines()
-        out.print(f"[bold]{name:10}[/] {doc[0] if doc else ''}", highlight=False)
+        out.print(Text(f"{name:10}", "bold"), doc[0] if doc else "")
 
 
 @app.command()
@@ -464,7 +471,7 @@ def methods() -> None:
     names = available()
     width = max(map(len, names))
     for name in names:
-        out.print(f"[bold]{name:{width}}[/] {create(name).description}", highlight=False)
+        out.print(Text(f"{name:{width}}", "bold"), create(name).description)
 
 
 @app.command()
@@ -533,7 +540,9 @@ def demo(
     summary = json.loads((out_dir / "result" / "summary.json").read_text())
     err_bpm = summary["hr_bpm"] - truth
     out.print(
-        f"[bold]true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
-        f"(error {err_bpm:+.1f} bpm)[/]",
-        highlight=False,
+        Text(
+            f"true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
+            f"(error {err_bpm:+.1f} bpm)",
+            "bold",
+        )
     )

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-stderr = Console(stderr=True)
+# log lines are never hard-wrapped, and user text (paths, messages) is never read as markup
+stderr = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 @contextlib.contextmanager
@@ -17,7 +18,7 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over frames, recordings or batches; yields a callback taking the index of
     the item just finished (and the total, where it becomes known on the way)."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns = [TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn()]
     with Progress(
         *columns,
         TimeRemainingColumn(),
