@@ -37,7 +37,7 @@ def test_parse_bitrate() -> None:
         (("x264", None, None), "exactly one of --bitrate and --crf"),
         (("x264", 250_000, 23), "exactly one of --bitrate and --crf"),
         (("mpeg4", None, 20), "mpeg4 has no CRF mode"),
-        (("x265", None, 60), "--crf must be 0-51"),
+        (("x265", None, 60), "--crf must be a whole number from 0 to 51"),
     ],
 )
 def test_codec_choices_are_checked(args, message) -> None:

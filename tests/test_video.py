@@ -64,10 +64,30 @@ def test_frame_folder_without_timestamps_uses_fps(tmp_path: Path) -> None:
     assert [f.time_s for f in open_video(tmp_path, fps=20).frames()] == [0, 0.05, 0.1]
 
 
+@pytest.mark.parametrize(
+    ("numbers", "source", "fps"),
+    [
+        (range(5), "default", 30.0),  # frame_00000.png ...: a counter, not a 1000 fps clock
+        (range(0, 10, 2), "default", 30.0),  # a counter where every other frame was kept
+        ((0, 33, 67, 100, 133), "file names", 30.0),  # a millisecond clock at 30 fps
+        ((1392643993642 + 40 * i for i in range(5)), "file names", 25.0),  # ms since 1970
+    ],
+)
+def test_frame_folder_names_are_times_only_when_they_are_a_clock(
+    tmp_path: Path, numbers, source: str, fps: float
+) -> None:
+    for n, rgb in zip(numbers, frames(5), strict=True):
+        cv2.imwrite(str(tmp_path / f"frame_{n:05d}.png"), rgb)
+    info = open_video(tmp_path).info
+    assert info.time_source == source and info.fps == pytest.approx(fps, rel=0.01)
+    assert open_video(tmp_path, fps=10).info.time_source == "--fps"
+
+
 def test_find_videos_in_a_folder(tmp_path: Path) -> None:
     for name in ("b.mkv", "a.mkv"):
         write_video(tmp_path / name, frames(2), 10)
     (tmp_path / "notes.txt").write_text("x")
+    cv2.imwrite(str(tmp_path / "cover.jpg"), frames(1)[0])  # beside videos, an image is no frame
     assert [p.name for p in find_videos(tmp_path)] == ["a.mkv", "b.mkv"]
     assert find_videos(tmp_path / "a.mkv") == [tmp_path / "a.mkv"]
     empty = tmp_path / "empty"

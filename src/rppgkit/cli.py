@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import os
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from rppgkit.checks import COUNT, check
 from rppgkit.errors import RppgError
 from rppgkit.progress import progress_bar, stderr
 
@@ -116,8 +118,8 @@ def measure(
     videos = find_videos(path)
     root = out_dir or Path("rppgkit-out")
     failed = 0
-    for video in videos:
-        target = root / video.stem if (len(videos) > 1 or out_dir is None) else root
+    for video, name in zip(videos, _result_names(videos), strict=True):
+        target = root / name if (len(videos) > 1 or out_dir is None) else root
         try:
             _measure_one(video, opts, target)
         except RppgError as exc:
@@ -130,28 +132,30 @@ def measure(
         raise typer.Exit(1)
 
 
+def _result_names(videos: list[Path]) -> list[str]:
+    """The result folder of each video: its name without the extension, or with it where two
+    videos share a stem (clip.mkv, clip.mp4) or the stem is no folder name (`..mp4`)."""
+    stems = collections.Counter(v.stem for v in videos)
+    names = [v.name if stems[v.stem] > 1 or v.stem in (".", "..") else v.stem for v in videos]
+    return names if len(set(names)) == len(names) else [v.name for v in videos]
+
+
 def _measure_one(video: Path, opts: Options, target: Path) -> None:
-    from rppgkit.fileio import ensure_dir
+    from rppgkit.fileio import prepared_output, shown
     from rppgkit.pipeline import measure as run_measure
-    from rppgkit.report import write_report
+    from rppgkit.report import RESULT_FILES, write_report
     from rppgkit.video.reader import open_video
 
-    created = not target.exists()
-    ensure_dir(target)  # fail on an unusable --out before the long part
-    try:
+    with prepared_output(target, RESULT_FILES):  # fail on an unusable --out before the long part
         total = open_video(video, opts.fps).info.n_frames
         with progress_bar(f"measuring {video.name}", total) as tick:
             m = run_measure(video, opts, on_frame=tick)
         paths = write_report(m, target)
-    except BaseException:
-        if created and not any(target.iterdir()):
-            target.rmdir()  # leave no empty result folder behind
-        raise
     s = m.summary()
     w = s["windows"]
     q = s["quality"]
     out.print(
-        Text.assemble((video.name, "bold"), ": ", (f"{s['hr_bpm']:.1f} bpm", "bold green")),
+        Text.assemble((shown(video.name), "bold"), ": ", (f"{s['hr_bpm']:.1f} bpm", "bold green")),
         f" ({opts.method}), signal quality {_fmt(q['index'])} (SNR {_fmt(q['snr_db'], '.1f')} "
         f"dB, beat shape r {_fmt(q['template_r'])}, {q['second_method']} differs by "
         f"{_fmt(q['agreement_bpm'], '.1f')} bpm)",
@@ -160,7 +164,7 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
     if w["with_hr"]:
         out.print(
             f"  per {w['window_s']:g} s window: {w['hr_min_bpm']:.0f}-{w['hr_max_bpm']:.0f} bpm, "
-            f"mean SNR {w['snr_mean_db']:.1f} dB",
+            f"mean SNR {_fmt(w['snr_mean_db'], '.1f')} dB",
             highlight=False,
         )
     seen = "whole frame (--roi frame) in" if s["roi"] == "frame" else "face in"
@@ -178,7 +182,9 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         )
     else:
         out.print(f"  no HRV: {s['hrv_reason']}", highlight=False)
-    out.print(f"  results: {paths['report.html']}", highlight=False)
+    for note in s["notes"]:
+        out.print(f"  note: {note}", highlight=False)
+    out.print(f"  results: {shown(paths['report.html'])}", highlight=False)
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -216,8 +222,7 @@ def evaluate(
 
     if reference not in ("spectral", "dataset"):
         raise RppgError(f"--reference is spectral or dataset, not {reference!r}")
-    if workers < 1:
-        raise RppgError(f"--workers must be at least 1, got {workers}")
+    check("--workers", workers, COUNT)
     names = [m.strip() for m in method.split(",") if m.strip()]
     opts = Options(
         detector=detector,
@@ -388,8 +393,15 @@ def anonymize(
     from rppgkit.models.zoo import weights_or_shipped
     from rppgkit.privacy.edit import EditSettings, anonymize_video
     from rppgkit.privacy.report import edit_report, independent_readers
-    from rppgkit.privacy.target import check_hr, random_target, target_from_csv, target_from_hr
+    from rppgkit.privacy.target import (
+        check_hr,
+        check_seed,
+        random_target,
+        target_from_csv,
+        target_from_hr,
+    )
 
+    settings = EditSettings(lam=lam, steps=steps, lr=lr, rhythm=rhythm)  # checked at once
     chosen = [target_hr is not None, target_signal is not None, random]
     if sum(chosen) != 1:
         raise RppgError("give exactly one of --target-hr BPM, --target-signal CSV or --random")
@@ -398,9 +410,8 @@ def anonymize(
     elif target_signal is not None:
         make = functools.partial(target_from_csv, target_signal)
     else:
-        make = functools.partial(random_target, seed=seed)
+        make = functools.partial(random_target, seed=check_seed(seed))
     ckpt = weights_or_shipped(weights, estimator)
-    settings = EditSettings(lam=lam, steps=steps, lr=lr, rhythm=rhythm)
     if target_signal is not None and not target_signal.is_file():
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
     with progress_bar(f"editing {source.name}", None) as tick:
@@ -437,9 +448,7 @@ def ladder(
     """Write every video of a dataset at several compression levels, with an index."""
     from rppgkit.datasets.ladder import DEFAULT_LEVELS, build_ladder, parse_levels
 
-    if workers < 1:
-        raise RppgError(f"--workers must be at least 1, got {workers}")
-
+    check("--workers", workers, COUNT)
     chosen = parse_levels(levels or DEFAULT_LEVELS)
     count = itertools.count()
     with progress_bar(f"encoding {len(chosen) - 1} levels", None) as tick:
@@ -532,11 +541,13 @@ def demo(
     from rppgkit.pipeline import Options
     from rppgkit.synth import SynthConfig, write_synth
 
+    opts = Options(method=method)
+    opts.validate()  # an unknown method fails before 30 s of rendering
     cfg = SynthConfig(duration_s=30.0, hr_bpm=75.0, motion=0.5, lighting=0.5, seed=7)
     with progress_bar("rendering a 30 s synthetic video", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir / "video", on_frame=tick)
     truth = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
-    _measure_one(paths["video"], Options(method=method), out_dir / "result")
+    _measure_one(paths["video"], opts, out_dir / "result")
     summary = json.loads((out_dir / "result" / "summary.json").read_text())
     err_bpm = summary["hr_bpm"] - truth
     out.print(

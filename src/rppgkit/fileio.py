@@ -26,8 +26,9 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def ensure_dir(path: str | os.PathLike) -> Path:
-    """Create `path` (and parents) or raise a one-line error saying why it cannot be used."""
+def ensure_dir(path: str | os.PathLike, hint: str = "choose another --out") -> Path:
+    """Create `path` (and parents) or raise a one-line error saying why it cannot be used, ending
+    with `hint`."""
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,7 @@ def ensure_dir(path: str | os.PathLike) -> Path:
             pass
     except OSError as exc:
         raise RppgError(
-            f"cannot write to output directory {p}: {exc.strerror or exc}; choose another --out"
+            f"cannot write to output directory {p}: {exc.strerror or exc}; {hint}"
         ) from None
     return p
 
@@ -44,7 +45,7 @@ def ensure_dir(path: str | os.PathLike) -> Path:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path; on success it replaces `path`, on error it is removed."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_hidden(target), suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -73,6 +74,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def shown(path: str | os.PathLike) -> str:
+    """`path` as text that prints and writes as UTF-8 anywhere: the bytes of a file name that are
+    not UTF-8 (which Python keeps as lone surrogates) are shown as escapes such as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def check_distinct(target: str | os.PathLike, *sources: str | os.PathLike) -> None:
@@ -108,26 +115,71 @@ def inside(root: str | os.PathLike, name: str, what: str = "name") -> Path:
     return Path(root) / name
 
 
+NAME_MAX = 255  # bytes in one file name on common file systems
+
+
+@contextlib.contextmanager
+def prepared_output(
+    target: str | os.PathLike, names: frozenset[str] | set[str] | None = None
+) -> Iterator[Path]:
+    """Check that a run can write `target` before it does its work; yield `target`.
+
+    `target` is a file, or with `names` a result-set folder (see `atomic_dir`). Its name must fit
+    the file system and a file must not be a folder; its folder is created (with parents) and
+    must be writable. If the block raises, the folders created here are removed again when they
+    are still empty, so a failed run leaves no empty output folder behind.
+    """
+    out = Path(target)
+    made = [d for d in (out.parent, *out.parent.parents) if not os.path.lexists(d)]
+    try:
+        _check_name(out)
+        ensure_dir(out.parent, "choose another output path")
+        if names is not None:
+            _check_replaceable(out, names)
+        elif out.is_dir():
+            raise RppgError(f"{out} is a folder; give the name of the file to write")
+        yield out
+    except BaseException:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _check_name(out: Path) -> None:
+    """Refuse a name no file can have, or one that names no entry of its own (`.`, `..`)."""
+    if out.name in ("", ".", ".."):
+        raise RppgError(f"{out} names no new file or folder; give one such as {out / 'results'}")
+    if len(os.fsencode(out.name)) > NAME_MAX:
+        raise RppgError(
+            f"the output name {out.name[:40]}... is over {NAME_MAX} bytes long; give a shorter one"
+        )
+
+
+def _hidden(target: Path) -> str:
+    """The prefix of a hidden temporary beside `target`, short enough for any valid name."""
+    return "." + os.fsdecode(os.fsencode(target.name)[:200]) + "."
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, names: frozenset[str] | set[str]) -> Iterator[Path]:
     """Yield a hidden temporary folder; on success it replaces the folder `path` as a whole.
 
     `names` are the files a set may hold: an existing `path` that holds anything else is not a
     result set of this kind (say, the user's home folder given as --out) and is refused before any
-    work is done, never replaced.
+    work is done, never replaced. A missing folder above `path` is created (see
+    `prepared_output`).
     """
-    target = Path(path)
-    _check_replaceable(target, names)
-    ensure_dir(target.parent)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes folders private; results are not
-        with _locked(target.parent):
-            _check_replaceable(target, names)
-            _swap_in(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with prepared_output(path, names) as target:
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=_hidden(target), suffix=".partial"))
+        try:
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes folders private; results are not
+            with _locked(target.parent):
+                _check_replaceable(target, names)
+                _swap_in(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_replaceable(target: Path, names: frozenset[str] | set[str]) -> None:
@@ -147,7 +199,7 @@ def _swap_in(tmp: Path, target: Path) -> None:
     """Put `tmp` at `target`; an old `target` is moved aside first and removed after."""
     old = None
     if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=_hidden(target), suffix=".old"))
         os.replace(target, old / "set")
     os.replace(tmp, target)
     if old is not None:
@@ -182,3 +234,19 @@ def scratch_array(
     with tempfile.TemporaryFile(dir=beside) as handle:  # unlinked at once on POSIX
         handle.truncate(max(size, 1))
         return np.memmap(handle, dtype=dtype, mode="r+", shape=shape)
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield `path`, a folder a resumable run fills in place; if the block fails or is
+    interrupted, remove what it created (the first missing folder on the way to `path`, with all
+    in it), so a failed run into a new folder leaves nothing behind. A folder that existed is
+    kept with each finished file in it (whole), for the next run to resume from."""
+    out = Path(path)
+    new = next((d for d in reversed([out, *out.parents]) if not os.path.lexists(d)), None)
+    try:
+        yield out
+    except BaseException:
+        if new is not None:
+            shutil.rmtree(new, ignore_errors=True)
+        raise

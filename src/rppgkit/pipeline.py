@@ -7,8 +7,8 @@ stage turns into files.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,23 +17,27 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from rppgkit import dsp
-from rppgkit.clip.crop import crop_faces, open_memmap
+from rppgkit.checks import COUNT, Range, check, check_fields
+from rppgkit.clip.crop import crop_faces
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
 from rppgkit.estimators.classic import blood_up
 from rppgkit.estimators.neural import network_clip_spec
 from rppgkit.face.detect import check_detector
 from rppgkit.face.track import DETECT_EVERY
+from rppgkit.fileio import scratch_array, shown
 from rppgkit.pulse.beats import Beats, detect_beats
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv
-from rppgkit.pulse.quality import Quality, assess, hrv_refusal, score_windows
+from rppgkit.pulse.quality import Quality, assess, discount_damage, hrv_refusal, score_windows
 from rppgkit.trace.extract import Roi, Trace, check_roi, extract_trace
 from rppgkit.video.reader import VideoInfo, open_video
 
 MIN_WINDOW_COVERAGE = 0.8  # a window needs a face in this share of its samples to get an HR
 SECOND_OPINION = "pos"  # the independent method whose HR the quality index compares against
 SECOND_OPINION_FOR_POS = "chrom"
+GREYSCALE_METHODS = frozenset({"green"})  # methods that read one channel, so need no colour
+GAP_S = 0.5  # shortest stretch without a face, or without frames, that the summary lists
 
 
 @dataclass(frozen=True)
@@ -54,22 +58,34 @@ class Options:
     roi: Roi = "face"  # "frame": the whole frame, for video already cropped to skin
 
     def validate(self) -> None:
-        """Raise RppgError naming the first setting that cannot work."""
+        """Raise RppgError naming the first setting that cannot work (numbers first, then the
+        names; a neural method's weights are loaded last)."""
+        check_fields(self, _LIMITS)
+        if self.step_s > self.window_s:
+            raise RppgError(
+                f"--step must be at most --window ({self.window_s:g} s), got {self.step_s:g}"
+            )
+        low, high = self.band_hz
+        check("band_hz low", low, Range(0, above=True))
+        check("band_hz high", high, Range(low, above=True))
         estimator = _estimator(self)
-        if estimator.input_kind == "clip":
-            network_clip_spec(self.method, self.weights)  # loads the weights: fail early
         check_detector(self.detector)
         check_roi(self.roi)
-        if not (2 <= self.window_s <= 120):
-            raise RppgError(f"--window must be 2 to 120 s, got {self.window_s:g}")
-        if not (0 < self.step_s <= self.window_s):
-            raise RppgError(f"--step must be above 0 and at most --window, got {self.step_s:g}")
-        if not (0 <= self.min_face_fraction <= 1):
-            raise RppgError(f"--min-face is a share from 0 to 1, got {self.min_face_fraction:g}")
-        if not (0 <= self.min_quality <= 1):
-            raise RppgError(f"--min-quality is an index from 0 to 1, got {self.min_quality:g}")
-        if self.detect_every < 1 or self.max_gap_s < 0:
-            raise RppgError("detect_every must be at least 1 and max_gap_s at least 0")
+        if estimator.input_kind == "clip":
+            network_clip_spec(self.method, self.weights)  # loads the weights: fail early
+
+
+MIN_WINDOW_S, MAX_WINDOW_S = 2.0, 120.0  # heart-rate windows (--window)
+# Options field -> (CLI option, accepted values)
+_LIMITS = {
+    "fps": ("--fps", Range(0, 1000, above=True, optional=True)),
+    "window_s": ("--window", Range(MIN_WINDOW_S, MAX_WINDOW_S)),
+    "step_s": ("--step", Range(0, MAX_WINDOW_S, above=True)),
+    "min_face_fraction": ("--min-face", Range(0, 1)),
+    "min_quality": ("--min-quality", Range(0, 1)),
+    "detect_every": ("detect_every", COUNT),
+    "max_gap_s": ("max_gap_s", Range(0)),
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ class Measurement:
     def summary(self) -> dict[str, object]:
         """A JSON-ready digest of the measurement."""
         return {
-            "video": str(self.video),
+            "video": shown(self.video),
             "method": self.options.method,
             "detector": self.options.detector,
             "roi": self.trace.roi,  # "frame": whole frames, no face sought
@@ -108,7 +124,11 @@ class Measurement:
             "fps": round(self.fs, 4),
             "face_fraction": round(self.trace.face_fraction, 4),
             "frames_per_s": _round(self.trace.n_frames / self.trace.elapsed_s, 1),
-            "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(0.5)],
+            "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(GAP_S)],
+            "frame_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.frame_gaps(GAP_S)],
+            "time_source": self.info.time_source,
+            "rotation": self.info.rotation,
+            "decode_errors": self.trace.decode_errors,
             "hr_bpm": round(self.heart_rate.bpm, 2),
             "hr_snr_db": round(self.heart_rate.snr_db, 2),
             "quality": {
@@ -125,7 +145,29 @@ class Measurement:
             if self.hrv is None
             else {k: _round(v) for k, v in dataclasses.asdict(self.hrv).items()},
             "hrv_reason": self.hrv_reason,
+            "notes": self.notes(),
         }
+
+    def notes(self) -> list[str]:
+        """What the user needs to know to read the numbers right, one sentence each: frame times
+        that were assumed, holes in time, damage the decoder concealed, a turned or grey video."""
+        notes = [] if self.info.time_source == "container" else [_time_note(self.info)]
+        if self.info.rotation:
+            notes.append(
+                f"frames turned {_turn(self.info.rotation)} to stand upright, as the video's "
+                "rotation metadata says"
+            )
+        gaps = self.trace.frame_gaps(GAP_S)
+        if gaps:
+            notes.append(_gap_note(gaps))
+        if self.trace.decode_errors:
+            notes.append(
+                f"the decoder reported {self.trace.decode_errors} error(s) in the video (damaged "
+                "data it concealed): the quality index is lowered and HRV withheld"
+            )
+        if self.trace.greyscale:
+            notes.append("the video is greyscale: no second method checks the heart rate")
+        return notes
 
     def _windows_summary(self) -> dict[str, object]:
         """Statistics of the windows that kept an HR."""
@@ -148,6 +190,39 @@ class Measurement:
         }
 
 
+def _time_note(info: VideoInfo) -> str:
+    """Where the frame times came from, when not from the video's own timestamps."""
+    if info.time_source == "--fps":
+        return f"frames spaced 1/{info.fps:g} s apart as --fps says; the file's own timing ignored"
+    if info.time_source == "file names":
+        return (
+            f"frame times read from the file names ({info.fps:.1f} fps on average); give --fps "
+            "to space the frames evenly instead"
+        )
+    return (
+        f"the file names hold no frame times, so frames are spaced at the default {info.fps:g} "
+        "fps; give --fps if the camera ran at another rate"
+    )
+
+
+def _turn(degrees: int) -> str:
+    """A counter-clockwise rotation of 90, 180 or 270 degrees in words."""
+    return {90: "90 degrees anticlockwise", 180: "180 degrees"}.get(degrees, "90 degrees clockwise")
+
+
+def _gap_note(gaps: list[tuple[float, float]]) -> str:
+    """Holes in the frame times, and what they do to the results."""
+    start, end = max(gaps, key=lambda g: g[1] - g[0])
+    where = f"{end - start:.1f} s ({start:.1f}-{end:.1f} s)"
+    if len(gaps) > 1:
+        total = sum(b - a for a, b in gaps)
+        where = f"{total:.1f} s in {len(gaps)} holes, the longest {where}"
+    return (
+        f"no frames for {where}: the pulse is interpolated across, windows over a hole get no "
+        "heart rate, and the whole-video heart rate spans it"
+    )
+
+
 def _round(x: float, nd: int = 2) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
@@ -167,7 +242,7 @@ def measure(
     source = open_video(video, fps=opts.fps)
     duration = source.info.duration_s
     if duration is not None and duration < opts.window_s:
-        raise TooShortError(_too_short(Path(video), duration, opts.window_s))
+        raise TooShortError(_too_short(Path(video), duration, opts.window_s, 1 / source.info.fps))
     trace = extract_trace(
         source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame, roi=opts.roi
     )
@@ -185,6 +260,7 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     estimator = _estimator(opts)
     video = trace.info.path
     _check_face(video, trace, opts)
+    _check_frames(video, trace, opts)
     fs = opts.fps or _frame_rate(trace.times)
     times, rgb = dsp.resample_uniform(trace.times, trace.rgb, fs)
     if times[-1] - times[0] < opts.window_s:
@@ -196,19 +272,18 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
         pulse = blood_up(_clip_pulse(estimator, trace, times, fs, opts), rgb, fs)
     hr = heart_rate(pulse, fs, opts.band_hz)
     windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
-    second = _second_opinion(opts.method, rgb, fs)
+    second = None if trace.greyscale else _second_opinion(opts.method, rgb, fs)
     beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
     beats = beats.where(valid[beats.indices])
-    scored = score_windows(
-        windows, beats, sliding_heart_rate(second, fs, opts.window_s, opts.step_s, opts.band_hz)
-    )
+    scored = score_windows(windows, beats, _second_windows(second, fs, opts))
     quality = assess(
         hr.snr_db,
         float(np.median(beats.quality)) if beats.quality.size else float("nan"),
-        abs(hr.bpm - heart_rate(second, fs, opts.band_hz).bpm),
+        float("nan") if second is None else abs(hr.bpm - heart_rate(second, fs, opts.band_hz).bpm),
     )
+    quality = discount_damage(quality, trace.decode_errors, trace.n_frames)
     covered = [_share(valid, times - times[0], w.start_s, w.end_s) for w in windows]
-    hrv_result, hrv_reason = _gated_hrv(beats, fs)
+    hrv_result, hrv_reason = _gated_hrv(beats, fs, trace.decode_errors)
     return Measurement(
         video=video,
         info=trace.info,
@@ -237,6 +312,13 @@ def _second_opinion(method: str, rgb: np.ndarray, fs: float) -> np.ndarray:
     return create(_second_method(method))(rgb, fs)
 
 
+def _second_windows(second: np.ndarray | None, fs: float, opts: Options) -> list[WindowHR] | None:
+    """The window HRs of the second opinion's pulse; None without one."""
+    if second is None:
+        return None
+    return sliding_heart_rate(second, fs, opts.window_s, opts.step_s, opts.band_hz)
+
+
 def _hr_track(windows: list[WindowHR], hr: HeartRate, fs: float, n: int) -> np.ndarray:
     """Heart rate in Hz at every sample, from the window HRs (median of 5 neighbours, so one
     wrong window does not mislead beat detection); the whole-video HR without windows."""
@@ -259,12 +341,12 @@ def _gate(w: WindowHR, coverage: float, min_quality: float) -> WindowHR:
     return w
 
 
-def _gated_hrv(beats: Beats, fs: float) -> tuple[HRV | None, str | None]:
+def _gated_hrv(beats: Beats, fs: float, decode_errors: int = 0) -> tuple[HRV | None, str | None]:
     """HRV of the good beats where they allow it, else None and the reason.
 
     A noisy pulse still has an HR, so a refusal is not an error.
     """
-    reason = hrv_refusal(beats)
+    reason = hrv_refusal(beats, decode_errors)
     if reason is not None:
         return None, reason
     try:
@@ -286,20 +368,28 @@ def _clip_pulse(
     estimator: Estimator, trace: Trace, times: np.ndarray, fs: float, opts: Options
 ) -> np.ndarray:
     """Run a neural estimator on face crops cut along the trace's face track, the way its
-    training clips were cut; the crops go through a temporary memory map, not the heap."""
+    training clips were cut; the crops go through a memory map of an unnamed temporary file,
+    not the heap, and leave nothing behind however the run ends."""
     spec = network_clip_spec(opts.method, opts.weights)
-    with tempfile.TemporaryDirectory(prefix="rppgkit-crops-") as tmp:
-        crops = open_memmap(Path(tmp) / "crops.npy", (len(times), spec.size, spec.size, 3), "uint8")
-        crop_faces(trace, times, spec.size, spec.face_scale, out=crops, fps=opts.fps)
-        pulse = estimator(crops, fs)
-        del crops
-    return pulse
+    crops = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
+    crop_faces(trace, times, spec.size, spec.face_scale, out=crops, fps=opts.fps)
+    return estimator(crops, fs)
 
 
-def _too_short(path: Path, duration: float, window_s: float) -> str:
+def _too_short(path: Path, duration: float, window_s: float, frame_s: float = 0.0) -> str:
+    """Why a video is too short for `window_s`, with advice the user can follow; a `duration`
+    that counts the last frame's `frame_s` spans that much less from first to last frame."""
+    span = duration - frame_s
+    if span < MIN_WINDOW_S:
+        return (
+            f"{path} is {duration:.2f} s long, too short for a heart rate: even the shortest "
+            f"window (--window {MIN_WINDOW_S:g}) needs over {MIN_WINDOW_S:g} s of video; "
+            "use a longer clip"
+        )
+    usable = math.floor(span * 10) / 10
     return (
         f"{path} is {duration:.1f} s long, shorter than the {window_s:g} s heart-rate window; "
-        "use a longer clip or a shorter --window"
+        f"use a longer clip or --window {usable:g} or shorter"
     )
 
 
@@ -315,6 +405,17 @@ def _check_face(path: Path, trace: Trace, opts: Options) -> None:
         raise NoFaceError(
             f"a face was found in only {share:.0%} of {path}'s frames, below the "
             f"{opts.min_face_fraction:.0%} needed; trim the video or lower --min-face"
+        )
+
+
+def _check_frames(path: Path, trace: Trace, opts: Options) -> None:
+    """Refuse a trace that no method can read: a single frame, or no colour for a colour method."""
+    if trace.n_frames < 2:
+        raise TooShortError(f"{shown(path)} has a single frame; give a video of several seconds")
+    if trace.greyscale and opts.method not in GREYSCALE_METHODS:
+        raise RppgError(
+            f"{shown(path)} is greyscale (no colour), and {opts.method} reads the pulse from "
+            "colour; use -m green, which needs brightness alone"
         )
 
 

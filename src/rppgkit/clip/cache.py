@@ -81,7 +81,7 @@ def prepare(
     """Cut every recording into face crops (whole frames with roi "frame"), reusing cached
     ones; returns the prepared ones, in input order, and why the others were skipped."""
     recs = list(recordings)
-    root = ensure_dir(cache_dir)
+    root = ensure_dir(cache_dir, "choose another cache folder (data.cache in the training config)")
     done: dict[str, CachedRecording] = {}
     skipped: dict[str, str] = {}
 

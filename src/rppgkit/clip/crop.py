@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from rppgkit.checks import Range, check_fields
 from rppgkit.clip.normalize import NORMALIZATIONS as NORMS
 from rppgkit.errors import NoFaceError, RppgError
 from rppgkit.trace.extract import Roi, Trace
@@ -36,14 +37,19 @@ class ClipSpec:
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
             raise RppgError(f"clip norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
-        if self.frames < 8 or self.size < 8 or self.face_scale <= 0 or self.fs <= 0:
-            raise RppgError(
-                "clip frames and size must be at least 8, face_scale and fs above 0; "
-                f"got {dataclasses.asdict(self)}"
-            )
+        check_fields(self, _CLIP_LIMITS)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+# ClipSpec field -> (its config key under data, accepted values)
+_CLIP_LIMITS = {
+    "frames": ("clip.frames", Range(8, whole=True)),
+    "size": ("clip.size", Range(8, whole=True)),
+    "face_scale": ("clip.face_scale", Range(0, above=True)),
+    "fs": ("clip.fs", Range(0, above=True)),
+}
 
 
 def uniform_grid(times: np.ndarray, fs: float) -> np.ndarray:

@@ -11,11 +11,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError
+
+
+DataKind = Literal["labelled", "paired", "unlabelled", "episodic"]
+"""What a training task learns from: clips with their reference pulse; compression-ladder pairs
+(a re-encoded clip beside its original); clips without any reference; episodes (one video is one
+task, its clips split into support and query)."""
 
 
 class DatasetError(RppgError):
@@ -62,6 +69,12 @@ class Reference:
         """The pulse detrended and band-passed at its own rate (as estimators treat theirs),
         then interpolated at `times`; NaN where the reference has no data."""
         fs = self.fs
+        if band_hz[1] >= fs / 2:
+            raise DatasetError(
+                f"{self.source}: the reference is sampled at {fs:.3g} Hz, too slowly for pulses "
+                f"up to {band_hz[1]:g} Hz (it needs over {2 * band_hz[1]:g} Hz); check its "
+                "sampling rate or time column"
+            )
         grid, pulse = dsp.resample_uniform(self.times, self.pulse, fs)
         pulse = dsp.bandpass(dsp.detrend(pulse), fs, *band_hz)
         out = np.interp(times, grid, pulse)
@@ -90,8 +103,17 @@ class Recording:
             return self.read_reference().check()
         except DatasetError:
             raise
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            raise DatasetError(f"{self.id}: cannot read its ground truth ({exc})") from None
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise DatasetError(
+                f"{self.id}: cannot read its ground truth{where} ({exc.strerror or 'read error'})"
+            ) from None
+        except (ValueError, KeyError, IndexError, TypeError):
+            # the exception's text may quote the file, which can be any file: it is not shown
+            raise DatasetError(
+                f"{self.id}: its ground truth is not in the {self.dataset} layout (a value is "
+                "not a number, or a row or key is missing)"
+            ) from None
 
 
 Loader = Callable[[Path], list[Recording]]
@@ -130,17 +152,38 @@ def load_dataset(name: str, root: str | os.PathLike) -> list[Recording]:
     return recordings
 
 
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """The rows of a UTF-8 CSV file, as lists of cells.
+
+    Raises
+    ------
+    DatasetError
+        If the file cannot be read or is not UTF-8 text; the message never quotes the file.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return list(csv.reader(f))
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not a CSV file ({exc})") from None
+
+
 def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
     """A CSV file with a header row, as float columns by name (empty cells become NaN)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
+    rows = [r for r in read_csv_rows(path) if r]
     if len(rows) < 2:
         raise DatasetError(f"{path}: expected a header row and at least one row of values")
     header = [h.strip() for h in rows[0]]
-    try:
-        values = np.array([[float(v) if v.strip() else np.nan for v in r] for r in rows[1:] if r])
-    except ValueError as exc:
-        raise DatasetError(f"{path}: a value is not a number ({exc})") from None
-    if values.ndim != 2 or values.shape[1] != len(header):
+    if any(len(r) != len(header) for r in rows[1:]):
         raise DatasetError(f"{path}: rows have a different number of cells than the header")
+    values = np.full((len(rows) - 1, len(header)), np.nan)
+    for i, row in enumerate(rows[1:]):
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = float(cell) if cell.strip() else np.nan
+            except ValueError:  # the cell is not shown: the file may be any file
+                raise DatasetError(f"{path}: row {i + 2}, column {j + 1} is not a number") from None
     return dict(zip(header, values.T))

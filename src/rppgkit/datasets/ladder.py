@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rppgkit.datasets.base import DatasetError, Recording, load_dataset, register_dataset
-from rppgkit.fileio import ensure_dir, write_json, write_text
+from rppgkit.fileio import ensure_dir, inside, removed_on_failure, write_json, write_text
 from rppgkit.parallel import process_pool
 from rppgkit.video.compress import compress, lossy_codec, parse_bitrate
 
@@ -37,6 +38,8 @@ def parse_levels(text: str) -> list[Level]:
         if not quality:
             raise DatasetError(f"level {item!r} needs codec:bitrate or codec:crfN, e.g. x264:500k")
         if quality.lower().startswith("crf"):
+            if not re.fullmatch(r"[0-9]{1,3}", quality[3:]):
+                raise DatasetError(f"level {item!r}: write the quality as crfN, N from 0 to 51")
             crf, bitrate = int(quality[3:]), None
             label = quality.lower()
         else:
@@ -61,16 +64,29 @@ def build_ladder(
     """Encode every recording at every level (skipping files already there), `workers` files
     at a time; write the index."""
     recordings = load_dataset(dataset, root)
-    out = ensure_dir(out_dir)
+    out = Path(out_dir)
     rows, jobs = [], {}
     for rec in recordings:
         for level in levels:
             path = rec.video.resolve()
-            if level.codec is not None:
-                path = out / level.name / rec.id / "video.mkv"
+            if level.codec is not None:  # a name from the data: kept inside the output folder
+                path = inside(out / level.name, rec.id, "recording id") / "video.mkv"
                 if not path.exists():
                     jobs[(rec.id, level.name)] = (rec.video, path, level)
             rows.append({"recording": rec.id, "level": level.name, "path": path})
+    with removed_on_failure(out):  # a failed first run leaves no folder behind
+        ensure_dir(out)
+        _encode(jobs, workers, on_video)
+        _write_index(out, dataset, root, levels, rows)
+    return out / INDEX
+
+
+def _encode(
+    jobs: dict[tuple[str, str], tuple[Path, Path, Level]],
+    workers: int,
+    on_video: Callable[[str, str], None] | None,
+) -> None:
+    """Run the encodings, `workers` at a time: (recording, level) -> (source, target, level)."""
     with process_pool(max(workers, 1)) as pool:
         futures = {
             pool.submit(compress, src, path, lossy_codec(lv.codec, lv.bitrate, lv.crf)): key
@@ -80,6 +96,12 @@ def build_ladder(
             future.result()
             if on_video is not None:
                 on_video(*futures[future])
+
+
+def _write_index(
+    out: Path, dataset: str, root: str | os.PathLike, levels: list[Level], rows: list[dict]
+) -> None:
+    """ladder.json and ladder.csv: which file holds which recording at which level."""
     for row in rows:
         row["bytes"] = _size(row["path"])
         row["path"] = _relative(row["path"], out)
@@ -94,7 +116,6 @@ def build_ladder(
         f"{r['recording']},{r['level']},{r['path']},{r['bytes']}" for r in rows
     ]
     write_text(out / "ladder.csv", "\n".join(lines) + "\n")
-    return out / INDEX
 
 
 def _size(path: Path) -> int:
@@ -116,8 +137,13 @@ def ladder(root: Path) -> list[Recording]:
     index_path = root / INDEX if root.is_dir() else root
     if not index_path.is_file():
         raise DatasetError(f"{index_path} is missing; make the ladder with `rppgkit ladder`")
-    index = json.loads(index_path.read_text())
-    originals = {r.id: r for r in load_dataset(index["dataset"], index["root"])}
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        originals = {r.id: r for r in load_dataset(index["dataset"], index["root"])}
+    except (ValueError, KeyError, TypeError):
+        raise DatasetError(
+            f"{index_path} is not an index written by `rppgkit ladder`; make the ladder again"
+        ) from None
     recordings = []
     for row in index["videos"]:
         original = originals.get(row["recording"])

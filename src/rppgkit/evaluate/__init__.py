@@ -13,6 +13,7 @@ from rppgkit.evaluate.metrics import Interval, hr_metrics
 from rppgkit.evaluate.reference import ReferenceSource
 from rppgkit.evaluate.report import write_evaluation
 from rppgkit.evaluate.run import Outcome, evaluate_recordings, load_results
+from rppgkit.fileio import removed_on_failure
 from rppgkit.pipeline import Options
 
 
@@ -37,23 +38,26 @@ def evaluate(
     """Evaluate `methods` on every recording of `dataset` at `root`; results go to `out_dir`.
 
     Recordings whose video or ground truth is unusable are skipped and listed; the call fails
-    only when nothing could be evaluated.
+    only when nothing could be evaluated. A failed or interrupted call into a new folder leaves
+    no folder behind; into an existing one, it keeps each finished result (whole) for the next
+    call to resume from.
     """
     recordings = load_dataset(dataset, root)
     out = Path(out_dir)
-    outcomes = evaluate_recordings(
-        recordings, methods, out, options, reference, workers, on_outcome
-    )
-    skipped = {o.recording: o.error for o in outcomes if o.error}
-    order = [r.id for r in recordings if r.id not in skipped]
-    results = _by_group(load_results(out, methods, order))
-    if not any(results.values()):
-        raise RppgError(
-            f"none of the {len(recordings)} recordings of {root} could be evaluated; "
-            f"first problem: {next(iter(skipped.values()), 'unknown')}"
+    with removed_on_failure(out):
+        outcomes = evaluate_recordings(
+            recordings, methods, out, options, reference, workers, on_outcome
         )
-    title = f"{dataset} ({root}): {len(order)} of {len(recordings)} recordings"
-    metrics = write_evaluation(out, results, skipped, title)
+        skipped = {o.recording: o.error for o in outcomes if o.error}
+        order = [r.id for r in recordings if r.id not in skipped]
+        results = _by_group(load_results(out, methods, order))
+        if not any(results.values()):
+            raise RppgError(
+                f"none of the {len(recordings)} recordings of {root} could be evaluated; "
+                f"first problem: {next(iter(skipped.values()), 'unknown')}"
+            )
+        title = f"{dataset} ({root}): {len(order)} of {len(recordings)} recordings"
+        metrics = write_evaluation(out, results, skipped, title)
     return Evaluation(out, metrics, outcomes, skipped)
 
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rppgkit.evaluate.metrics import Interval, hr_metrics
-from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
+from rppgkit.fileio import atomic_path, ensure_dir, inside, write_json, write_text
 
 LEVELS = ("window", "video")
 
@@ -63,7 +63,8 @@ def write_evaluation(
     )
     write_text(out / "metrics.md", _markdown(results, metrics, skipped, title))
     for method, rows in results.items():
-        _plot(out / "plots" / f"{method.replace(' @ ', '__')}.png", method, rows)
+        name = f"{method.replace(' @ ', '__')}.png"  # a group's name comes from the data
+        _plot(inside(out / "plots", name, "condition"), method, rows)
     return metrics
 
 

@@ -5,7 +5,8 @@ Layout of the output folder:
   settings (and the region, with --roi frame), so evaluating another method costs only the
   analysis;
 - `results/<method>/<recording>.json`: windows and whole-video HR against the reference, written
-  atomically as each one finishes, so an interrupted run resumes where it stopped.
+  atomically as each one finishes, so an interrupted run resumes where it stopped; each holds
+  every setting it was made with, and one made with other settings is made again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -22,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from rppgkit.datasets import Recording
-from rppgkit.errors import RppgError
+from rppgkit.errors import RppgError, VideoError
 from rppgkit.estimators import create
 from rppgkit.evaluate.reference import ReferenceSource, reference_hr
-from rppgkit.fileio import ensure_dir, write_json
+from rppgkit.fileio import ensure_dir, inside, write_json
 from rppgkit.parallel import process_pool
 from rppgkit.pipeline import Options, analyse
 from rppgkit.trace.extract import (
@@ -36,6 +39,9 @@ from rppgkit.trace.extract import (
     save_trace,
 )
 from rppgkit.video.reader import open_video
+
+# what reading a damaged cached trace (cut short, overwritten) raises
+DAMAGED = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,12 @@ def evaluate_recordings(
 ) -> list[Outcome]:
     """Write one result file per recording and method under `out_dir/results`."""
     opts = options or Options()
+    if not methods:
+        raise RppgError("no method named; give one or more with -m, e.g. -m pos,chrom")
     for method in methods:
         for_method(opts, method).validate()
+    recordings = list(recordings)
+    _check_result_names([r.id for r in recordings], Path(out_dir))
     out = ensure_dir(out_dir)
     jobs = [(rec, methods, out, opts, reference) for rec in recordings]
     outcomes = []
@@ -79,7 +89,32 @@ def evaluate_recordings(
 
 
 def result_path(out: Path, method: str, recording_id: str) -> Path:
-    return out / "results" / method / f"{recording_id.replace('/', '__')}.json"
+    """Where the result of `method` on a recording is stored.
+
+    Raises
+    ------
+    RppgError
+        If the recording's id cannot be a file name there (NUL, over 255 bytes).
+    """
+    return inside(out / "results" / method, _result_name(recording_id), "recording id")
+
+
+def _check_result_names(recording_ids: list[str], out: Path) -> None:
+    """Refuse, before any work, ids that cannot name a result file or that share one (`x/y`
+    and `x__y`): one recording would never be evaluated and the other counted twice."""
+    owner: dict[str, str] = {}
+    for rid in recording_ids:
+        name = inside(out / "results", _result_name(rid), "recording id").name
+        if name in owner:
+            raise RppgError(
+                f"recording ids {owner[name]!r} and {rid!r} would share the result file {name}; "
+                "give them ids that differ in more than '/' and '__'"
+            )
+        owner[name] = rid
+
+
+def _result_name(recording_id: str) -> str:
+    return f"{recording_id.replace('/', '__')}.json"
 
 
 def for_method(opts: Options, method: str) -> Options:
@@ -96,28 +131,33 @@ def _weights_id(opts: Options) -> str | None:
     return f"{p}@{p.stat().st_mtime_ns}"
 
 
-def _done(path: Path, weights: str | None, opts: Options) -> bool:
-    """A result exists and was made with the same weights (always, for classic methods), in
-    the same region and with the same quality threshold (results from before --roi and
-    --min-quality existed are face results without a threshold)."""
-    if not path.exists():
-        return False
+def _settings(opts: Options, method: str, source: ReferenceSource) -> dict[str, object]:
+    """Every setting a result of `method` depends on, as stored in its file: the options (with
+    the weights' file and time), the reference and the face path's version. A result made with
+    any other setting (another --window, --step, --reference, ...) is made again."""
+    chosen = for_method(opts, method)
+    settings = dataclasses.asdict(chosen) | {
+        "weights": _weights_id(chosen),
+        "reference": source,
+        "face_path": FACE_PATH_VERSION,
+    }
+    return json.loads(json.dumps(settings))  # as read back: tuples become lists
+
+
+def _done(path: Path, settings: dict[str, object]) -> bool:
+    """A result exists and was made with the same settings."""
     try:
         made = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return (
-        made.get("weights") == weights
-        and made.get("roi", "face") == opts.roi
-        and made.get("min_quality", 0.0) == opts.min_quality
-    )
+    return isinstance(made, dict) and all(made.get(k) == v for k, v in settings.items())
 
 
 def _run_one(
     rec: Recording, methods: list[str], out: Path, opts: Options, source: ReferenceSource
 ) -> Outcome:
-    weights = {m: _weights_id(for_method(opts, m)) for m in methods}
-    todo = [m for m in methods if not _done(result_path(out, m, rec.id), weights[m], opts)]
+    settings = {m: _settings(opts, m, source) for m in methods}
+    todo = [m for m in methods if not _done(result_path(out, m, rec.id), settings[m])]
     cached = tuple(m for m in methods if m not in todo)
     if not todo:
         return Outcome(rec.id, cached=cached)
@@ -137,11 +177,7 @@ def _run_one(
                     "subject": rec.subject,
                     "group": rec.group,
                     "video": str(rec.video),
-                    "method": method,
-                    "weights": weights[method],
-                    "roi": opts.roi,
-                    "min_quality": opts.min_quality,
-                    "reference": source,
+                    **settings[method],
                     "hr_bpm": _num(m.heart_rate.bpm),
                     "ref_hr_bpm": _num(ref_whole),
                     "snr_db": _num(m.heart_rate.snr_db),
@@ -171,7 +207,10 @@ def _num(x: float) -> float | None:
 def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
     """The recording's trace from the cache, or extracted now and cached."""
     video = rec.video.resolve()
-    stat = video.stat()
+    try:
+        stat = video.stat()
+    except OSError as exc:
+        raise VideoError(f"{rec.video}: cannot read the video ({exc.strerror})") from None
     key = json.dumps(
         [
             FACE_PATH_VERSION,
@@ -189,8 +228,8 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
     if path.exists():
         try:
             return load_trace(path)
-        except (OSError, ValueError, KeyError):
-            path.unlink()  # a damaged cache entry is just recomputed
+        except DAMAGED:
+            path.unlink()  # a damaged cache entry (say, cut short) is just recomputed
     trace = extract_trace(
         open_video(rec.video, fps=rec.fps or opts.fps),
         opts.detector,

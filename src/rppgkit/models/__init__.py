@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rppgkit.checks import check_options
 from rppgkit.errors import RppgError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def create(name: str, **kwargs: object) -> nn.Module:
         importlib.import_module(BUILTIN[key])
     if key not in _MODELS:
         raise RppgError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}")
+    check_options("model.options", _MODELS[key], kwargs)
     try:
         return _MODELS[key](**kwargs)
     except (TypeError, ValueError) as exc:

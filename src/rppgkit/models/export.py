@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rppgkit.errors import RppgError
-from rppgkit.fileio import atomic_path
+from rppgkit.fileio import atomic_path, check_distinct, prepared_output
 from rppgkit.models.inference import Network, load_network
 
 
@@ -33,7 +33,11 @@ class _Predictor(torch.nn.Module):
 
 
 def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> ExportReport:
-    """Write the checkpoint's network (the part that maps a clip to a pulse) as ONNX."""
+    """Write the checkpoint's network (the part that maps a clip to a pulse) as ONNX.
+
+    The output is checked before any work: it must not be the checkpoint itself, and its folder
+    is created if missing (and removed again if the export fails) and must be writable.
+    """
     try:
         import onnx  # noqa: F401  (the exporter needs it)
         import onnxruntime
@@ -41,28 +45,25 @@ def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> Exp
         raise RppgError(
             'ONNX export needs onnx and onnxruntime: pip install "rppgkit[export]"'
         ) from None
-    net = load_network(checkpoint)
-    spec = net.spec
-    shape = (2, 3, spec.frames, spec.size, spec.size)
-    clip = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
-    predictor = _Predictor(net)
-    with torch.inference_mode():
-        expected = predictor(clip).numpy()
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        torch.onnx.export(
-            predictor,
-            (clip,),
-            str(tmp),
-            input_names=["clip"],
-            output_names=["pulse"],
-            dynamic_axes={"clip": {0: "batch"}, "pulse": {0: "batch"}},
-            dynamo=False,
-        )
-    try:
-        import onnxruntime
-    except ImportError:
-        raise RppgError(f"wrote {target}, but cannot check it: pip install onnxruntime") from None
-    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    check_distinct(target, checkpoint)
+    with prepared_output(target) as out:
+        net = load_network(checkpoint)
+        spec = net.spec
+        shape = (2, 3, spec.frames, spec.size, spec.size)
+        clip = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+        predictor = _Predictor(net)
+        with torch.inference_mode():
+            expected = predictor(clip).numpy()
+        with atomic_path(out) as tmp:
+            torch.onnx.export(
+                predictor,
+                (clip,),
+                str(tmp),
+                input_names=["clip"],
+                output_names=["pulse"],
+                dynamic_axes={"clip": {0: "batch"}, "pulse": {0: "batch"}},
+                dynamo=False,
+            )
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = session.run(["pulse"], {"clip": clip.numpy()})[0]
-    return ExportReport(target, shape, float(np.max(np.abs(got - expected))))
+    return ExportReport(out, shape, float(np.max(np.abs(got - expected))))

@@ -20,7 +20,7 @@ from rppgkit.clip import ClipSpec
 from rppgkit.clip.normalize import normalize_frames, to_pulse
 from rppgkit.errors import RppgError
 from rppgkit.models import create
-from rppgkit.models.checkpoint import clip_spec, load_checkpoint
+from rppgkit.models.checkpoint import clip_spec, load_checkpoint, load_weights
 from rppgkit.models.recipe import Recipe, create_recipe
 
 BATCH = 4  # windows per forward pass
@@ -52,7 +52,7 @@ def load_network(weights: str | os.PathLike, expect: str | None = None) -> Netwo
 def _load(path: str, mtime: int) -> Network:
     state = load_checkpoint(path)
     model = create(state["model"]["name"], **state["model"]["options"])
-    model.load_state_dict(state["state_dict"])
+    load_weights(model, state, path)
     model.eval()
     recipe = create_recipe(state["recipe"]["name"], **state["recipe"]["options"])
     return Network(state["model"]["name"], model, recipe, clip_spec(state))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from rppgkit.checks import check_options
 from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
 
@@ -63,6 +64,7 @@ def create_recipe(name: str, **options: object) -> Recipe:
     if name not in _RECIPES:
         known = ", ".join(sorted(set(BUILTIN_RECIPES) | set(_RECIPES)))
         raise RppgError(f"unknown recipe {name!r}; choose one of: {known}")
+    check_options("recipe.options", _RECIPES[name], options)
     try:
         return _RECIPES[name](**options)
     except TypeError as exc:

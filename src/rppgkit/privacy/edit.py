@@ -34,14 +34,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 import torch
 
+from rppgkit.checks import COUNT, WEIGHT, Range, check_fields
 from rppgkit.clip.crop import nearest_index, square_bounds, square_crop, uniform_grid
 from rppgkit.clip.normalize import normalize_frames, normalize_label
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
+from rppgkit.fileio import check_distinct, prepared_output
 from rppgkit.models import PULSE_MODELS
 from rppgkit.models.inference import Network, load_network, window_starts
 from rppgkit.models.losses import neg_pearson
@@ -62,11 +65,17 @@ class EditSettings:
     rhythm: float = 1.0  # weight of colour changes that neither pulse explains; 0: the paper
 
     def __post_init__(self) -> None:
-        if min(self.lam, self.rhythm) < 0 or self.steps < 1 or min(self.lr, self.max_change) <= 0:
-            raise RppgError(
-                "lambda and the rhythm weight must be at least 0, steps at least 1, and the "
-                f"learning rate and largest change above 0; got {self}"
-            )
+        check_fields(self, _EDIT_LIMITS)
+
+
+# EditSettings field -> (CLI option, accepted values)
+_EDIT_LIMITS = {
+    "lam": ("--lambda", WEIGHT),
+    "steps": ("--steps", COUNT),
+    "lr": ("--lr", Range(0, above=True)),
+    "max_change": ("max_change", Range(0, 255, above=True)),
+    "rhythm": ("--rhythm", WEIGHT),
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ class Edited:
 
 @dataclass
 class _Faces:
-    """Pass 1's per-frame record, in memory maps under a temporary folder."""
+    """Pass 1's per-frame record, in memory maps of unnamed temporary files."""
 
     crops: np.ndarray  # [N, S, S, 3] uint8: the network's face crop of the original
     cover: np.ndarray  # [N, S, S] float32: skin share of each crop pixel
@@ -106,23 +115,27 @@ def anonymize_video(
     on_window: Callable[[int, int], None] | None = None,
 ) -> Edited:
     """Write `video` to `out` (.mkv, lossless) carrying the pulse `target(duration_s)` instead of
-    its own, as read by the frozen network in `weights`; `on_window(i, n)` reports progress."""
+    its own, as read by the frozen network in `weights`; `on_window(i, n)` reports progress.
+
+    `out` must not be `video`; its folder is created if missing (and removed again if the run
+    fails) and must be writable, both checked before any work. The face crops and skin masks
+    live in unnamed temporary files, so no face is left behind however the run ends, even when
+    it is killed.
+    """
     start = time.perf_counter()
     settings = settings or EditSettings()
     target_path = Path(out)
     if target_path.suffix.lower() != ".mkv":
         raise RppgError(f"{target_path}: write the edited video as .mkv (lossless FFV1)")
-    if target_path.resolve() == Path(video).resolve():
-        raise RppgError(f"{target_path} is the input itself; choose another output path")
-    net = load_network(weights)
-    if net.name not in PULSE_MODELS:
-        raise RppgError(
-            f"{weights} holds {net.name!r}, which reads no pulse; edit through one of "
-            f"{', '.join(PULSE_MODELS)}"
-        )
-    source = open_video(video, fps=fps)
-    with tempfile.TemporaryDirectory(prefix="rppgkit-anonymize-") as tmp:
-        faces = _track(source, net, detector, Path(tmp))
+    check_distinct(target_path, video)
+    with prepared_output(target_path):
+        net = load_network(weights)
+        if net.name not in PULSE_MODELS:
+            raise RppgError(
+                f"{weights} holds {net.name!r}, which reads no pulse; edit through one of "
+                f"{', '.join(PULSE_MODELS)}"
+            )
+        faces = _track(open_video(video, fps=fps), net, detector)
         duration = float(faces.times[-1] - faces.times[0])
         grid = uniform_grid(faces.times, net.spec.fs)
         if len(grid) < net.spec.frames:
@@ -134,7 +147,6 @@ def anonymize_video(
         y = wanted.pulse(grid - grid[0])
         frame_of = nearest_index(faces.times, grid)
         edit, pearson, windows = _optimise(net, faces, frame_of, y, settings, on_window)
-        target_path.parent.mkdir(parents=True, exist_ok=True)
         _write(open_video(video, fps=fps), faces, edit, net.spec.face_scale, target_path)
     return Edited(
         target_path,
@@ -148,8 +160,9 @@ def anonymize_video(
     )
 
 
-def _track(source: FileVideo | FrameFolder, net: Network, detector: str, tmp: Path) -> _Faces:
-    """Pass 1: the face crops, skin cover and skin masks of every frame."""
+def _track(source: FileVideo | FrameFolder, net: Network, detector: str) -> _Faces:
+    """Pass 1: the face crops, skin cover and skin masks of every frame, streamed into unnamed
+    temporary files (deleted on open: nothing is left if the process is killed)."""
     size, scale = net.spec.size, net.spec.face_scale
     h, w = source.info.height, source.info.width
     shapes = {"crops": (size, size, 3), "cover": (size, size), "masks": ((h * w + 7) // 8,)}
@@ -167,15 +180,19 @@ def _track(source: FileVideo | FrameFolder, net: Network, detector: str, tmp: Pa
         files["masks"].write(np.packbits(skin.ravel()).tobytes())
 
     with contextlib.ExitStack() as stack:
-        files = {name: stack.enter_context(open(tmp / f"{name}.raw", "wb")) for name in shapes}
+        files = {name: stack.enter_context(tempfile.TemporaryFile()) for name in shapes}
         trace = extract_trace(source, detector, on_face=keep)
-    if trace.face_fraction == 0:
-        raise NoFaceError(f"no face found in {source.path}; there is no pulse to edit")
-    arrays = {
-        name: np.memmap(tmp / f"{name}.raw", dtypes[name], "r").reshape(-1, *shapes[name])
-        for name in shapes
-    }
+        if trace.face_fraction == 0:
+            raise NoFaceError(f"no face found in {source.path}; there is no pulse to edit")
+        arrays = {name: _mapped(files[name], dtypes[name], shapes[name]) for name in shapes}
     return _Faces(**arrays, boxes=trace.boxes.astype(np.float64), times=trace.times, shape=(h, w))
+
+
+def _mapped(handle: BinaryIO, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """The records written to `handle` as a read-only array ``[N, *shape]`` (the map outlives
+    the handle)."""
+    handle.flush()
+    return np.memmap(handle, dtype, "r").reshape(-1, *shape)
 
 
 def _optimise(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rppgkit.checks import Range, check
 from rppgkit.datasets.base import DatasetError, read_csv_columns
 from rppgkit.dsp import bandpass
 from rppgkit.errors import RppgError
@@ -39,10 +40,12 @@ class Target:
 
 def check_hr(hr_bpm: float) -> float:
     """`hr_bpm` if the estimators can read it, else a clear error."""
-    lo, hi = HR_RANGE_BPM
-    if not lo <= hr_bpm <= hi:
-        raise RppgError(f"--target-hr must be between {lo:.0f} and {hi:.0f} bpm, got {hr_bpm:g}")
-    return hr_bpm
+    return check("--target-hr (bpm)", hr_bpm, Range(*HR_RANGE_BPM))
+
+
+def check_seed(seed: int | None) -> int | None:
+    """`seed` if it can seed a random generator (None: a fresh one), else a clear error."""
+    return check("--seed", seed, Range(0, 2**63 - 1, whole=True, optional=True))
 
 
 def target_from_hr(hr_bpm: float, duration_s: float, seed: int = 0) -> Target:
@@ -55,7 +58,7 @@ def target_from_hr(hr_bpm: float, duration_s: float, seed: int = 0) -> Target:
 
 def random_target(duration_s: float, seed: int | None = None) -> Target:
     """A pulse at a random resting rate, drifting a little as a real one does."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     hr = float(rng.uniform(*RANDOM_HR_BPM))
     times = np.arange(0.0, duration_s + 1.0, 1 / FS)
     wave = pulse_waveform(times, hr, hr_drift_bpm=2.0, seed=int(rng.integers(2**31)))

@@ -84,6 +84,37 @@ def assess(snr_db: float, template_r: float, agreement_bpm: float) -> Quality:
     return Quality(float(snr_db), float(template_r), float(agreement_bpm), index)
 
 
+def discount_damage(quality: Quality, decode_errors: int, n_frames: int) -> Quality:
+    """`quality` with its index scaled by the share of frames the decoder did not damage.
+
+    Parameters
+    ----------
+    quality : Quality
+        The signal quality of a video's pulse.
+    decode_errors : int
+        Errors the decoder reported while decoding the video: damaged data it concealed with
+        guessed pixels. Each counts as one damaged frame, a lower bound (damage to a frame that
+        others are predicted from spreads to them).
+    n_frames : int
+        Frames in the video.
+
+    Returns
+    -------
+    Quality
+        The same cues; the index lower by the damaged share (NaN stays NaN).
+
+    Examples
+    --------
+    >>> q = assess(6.0, 0.95, 1.0)
+    >>> discount_damage(q, 30, 300).index
+    0.9
+    """
+    if decode_errors <= 0 or n_frames <= 0:
+        return quality
+    share = min(1.0, decode_errors / n_frames)
+    return dataclasses.replace(quality, index=quality.index * (1.0 - share))
+
+
 def _ramp(value: float, zero_at: float, one_at: float) -> float:
     """Linear score between ``zero_at`` (0) and ``one_at`` (1), clipped; NaN stays NaN."""
     if math.isnan(value):
@@ -107,12 +138,20 @@ def score_windows(
     return scored
 
 
-def hrv_refusal(beats: Beats) -> str | None:
+def hrv_refusal(beats: Beats, decode_errors: int = 0) -> str | None:
     """Why the beats of a pulse are not good enough for HRV, or None when they are.
 
     HRV needs every beat in place and well timed: a missed or false beat, or 10 ms of timing
-    noise, changes RMSSD by tens of ms where a heart rate from the spectrum barely moves.
+    noise, changes RMSSD by tens of ms where a heart rate from the spectrum barely moves. So a
+    video whose decoder reported errors (``decode_errors``: frames it patched with guessed
+    pixels) gets no HRV at all, however clean its beats look: the guesses shift beat times.
     """
+    if decode_errors > 0:
+        return (
+            f"the decoder reported {decode_errors} error{'s' if decode_errors > 1 else ''} in "
+            "the video (damaged data it concealed), which shifts beat times; an undamaged copy "
+            "of the video is needed"
+        )
     timing_ms = 1000 * beats.timing_sd_s
     if not timing_ms <= MAX_TIMING_SD_MS:  # NaN too: no two whole beats to time
         return (

@@ -9,55 +9,59 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
+from rppgkit.fileio import atomic_dir, write_json, write_text
 from rppgkit.pipeline import Measurement
 from rppgkit.pulse import WindowHR
 from rppgkit.report.figure import report_figure
 from rppgkit.report.html import report_html
 
+RESULT_FILES = frozenset(
+    ("pulse.csv", "beats.csv", "hr.csv", "summary.json", "report.png", "report.html")
+)
+"""The files of one measurement's result set: a folder holding only these is replaced whole."""
+
 
 def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write pulse.csv, beats.csv, hr.csv, summary.json, report.png and report.html into
-    `out_dir`.
+    `out_dir` as a whole: an interrupted or concurrent run never leaves a mix of two sets.
 
     pulse.csv's third column is named after the region (``face``, or ``frame`` with
     ``--roi frame``) and is 1 where it was seen; beats.csv has each beat's time, its template
     correlation and whether it is good; hr.csv has each window's quality index and its cues.
+    An existing `out_dir` is replaced only when it holds nothing but `RESULT_FILES`.
+
+    Returns
+    -------
+    dict
+        The path of each file, by name.
     """
-    out = ensure_dir(out_dir)
-    paths = {
-        name: out / name
-        for name in (
-            "pulse.csv",
-            "beats.csv",
-            "hr.csv",
-            "summary.json",
-            "report.png",
-            "report.html",
-        )
-    }
+    with atomic_dir(out_dir, RESULT_FILES) as tmp:
+        _write_files(m, tmp)
+    return {name: Path(out_dir) / name for name in sorted(RESULT_FILES)}
+
+
+def _write_files(m: Measurement, out: Path) -> None:
+    """The result files of `m` in the (new, private) folder `out`."""
     write_text(
-        paths["pulse.csv"],
+        out / "pulse.csv",
         _csv(("time_s", "pulse", m.trace.roi), zip(m.times, m.pulse, m.valid.astype(int))),
     )
     b = m.beats
     write_text(
-        paths["beats.csv"],
+        out / "beats.csv",
         _csv(
             ("time_s", "quality", "good"),
             zip(m.times[0] + b.times_s, b.quality, b.good.astype(int)),
         ),
     )
-    write_text(paths["hr.csv"], _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
-    write_json(paths["summary.json"], m.summary())
+    write_text(out / "hr.csv", _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
+    write_json(out / "summary.json", m.summary())
     fig = report_figure(m)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    with atomic_path(paths["report.png"]) as tmp:
-        tmp.write_bytes(buf.getvalue())
-    write_text(paths["report.html"], report_html(m, buf.getvalue()))
-    return paths
+    (out / "report.png").write_bytes(buf.getvalue())
+    write_text(out / "report.html", report_html(m, buf.getvalue()))
 
 
 HR_COLUMNS = (

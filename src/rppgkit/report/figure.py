@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from rppgkit import dsp
+from rppgkit.fileio import shown
 from rppgkit.pipeline import Measurement
 
 SKIN_TINT = np.array([0, 255, 80], dtype=np.float32)
@@ -24,9 +25,10 @@ def report_figure(m: Measurement) -> Figure:
     _spectrum_panel(fig.add_subplot(grid[1, 1:]), m)
     _hr_panel(fig.add_subplot(grid[2, :]), m)
     region = "whole frame" if m.trace.roi == "frame" else "face"
-    fig.suptitle(
-        f"{m.video.name}: {m.heart_rate.bpm:.1f} bpm ({m.options.method.upper()}), "
-        f"signal quality {m.quality.index:.2f}, {region} in {m.trace.face_fraction:.0%} of frames"
+    fig.suptitle(  # a file name is text, not mathtext (clip$1$.mp4), and may not be UTF-8
+        f"{shown(m.video.name)}: {m.heart_rate.bpm:.1f} bpm ({m.options.method.upper()}), "
+        f"signal quality {m.quality.index:.2f}, {region} in {m.trace.face_fraction:.0%} of frames",
+        parse_math=False,
     )
     return fig
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 
+from rppgkit.fileio import shown
 from rppgkit.pipeline import Measurement
 
 
@@ -24,6 +25,7 @@ def report_html(m: Measurement, png: bytes) -> str:
         ("frames with a face", f"{s['face_fraction']:.1%} of {s['n_frames']}"),
         ("duration", f"{s['duration_s']} s at {s['fps']} fps"),
     ]
+    rows += [("note", note) for note in s["notes"]]
     w = s["windows"]
     if w["with_hr"]:
         rows.append(
@@ -51,14 +53,14 @@ def report_html(m: Measurement, png: bytes) -> str:
     image = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>rppgkit report: {html.escape(m.video.name)}</title>
+<title>rppgkit report: {html.escape(shown(m.video.name))}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 3px 10px; text-align: left; }}
 details {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 </style></head><body>
-<h1>rppgkit report: {html.escape(m.video.name)}</h1>
+<h1>rppgkit report: {html.escape(shown(m.video.name))}</h1>
 {_table(("measure", "value"), rows)}
 <img alt="report figure" src="data:image/png;base64,{image}">
 <h2>Heart-rate variability</h2>

@@ -8,8 +8,6 @@ derived from `seed`, so the same config gives bit-identical frames and changing 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +16,9 @@ from typing import Literal
 
 import numpy as np
 
+from rppgkit.checks import Range, check_fields
 from rppgkit.errors import RppgError
-from rppgkit.fileio import atomic_path, ensure_dir, write_json, write_text
+from rppgkit.fileio import atomic_dir, atomic_path, write_json, write_text
 from rppgkit.synth.scene import (
     Scene,
     face_boxes,
@@ -76,16 +75,7 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise RppgError naming the first nonsensical field and its accepted range."""
-        for name in ("width", "height", "skin_tone", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise RppgError(f"synth {name}={value!r} is not an integer: give a whole number")
-        for name, low, high in _RANGES:
-            value = getattr(self, name)
-            if not (
-                isinstance(value, numbers.Real) and math.isfinite(value) and low <= value <= high
-            ):
-                raise RppgError(f"synth {name}={value!r} is out of range: use {low}..{high}")
+        check_fields(self, _LIMITS)
         if self.face not in ("drawn", "astronaut"):
             raise RppgError(f"synth face={self.face!r} is unknown: use 'drawn' or 'astronaut'")
         if not 30 <= self.hr_bpm - self.hr_drift_bpm <= self.hr_bpm + self.hr_drift_bpm <= 220:
@@ -102,22 +92,22 @@ class SynthConfig:
         return int(self.duration_s * self.fps + 1e-9)
 
 
-# (field, lowest, highest) accepted by SynthConfig.validate
-_RANGES = (
-    ("duration_s", 0.1, 86400.0),
-    ("fps", 8.0, 240.0),
-    ("width", 64, 4096),
-    ("height", 48, 4096),
-    ("skin_tone", 1, 6),
-    ("seed", 0, 2**63 - 1),
-    ("hr_bpm", 30.0, 220.0),
-    ("hr_drift_bpm", 0.0, 60.0),
-    ("resp_rate_bpm", 4.0, 40.0),
-    ("pulse_amplitude", 0.0, 0.1),
-    ("motion", 0.0, 2.0),
-    ("lighting", 0.0, 2.0),
-    ("noise", 0.0, 50.0),
-)
+# SynthConfig field -> (its name and CLI option, accepted values)
+_LIMITS = {
+    "duration_s": ("synth duration_s (--duration)", Range(0.1, 86400.0)),
+    "fps": ("synth fps (--fps)", Range(8.0, 240.0)),
+    "width": ("synth width (--width)", Range(64, 4096, whole=True)),
+    "height": ("synth height (--height)", Range(48, 4096, whole=True)),
+    "skin_tone": ("synth skin_tone (--skin-tone)", Range(1, 6, whole=True)),
+    "seed": ("synth seed (--seed)", Range(0, 2**63 - 1, whole=True)),
+    "hr_bpm": ("synth hr_bpm (--hr)", Range(30.0, 220.0)),
+    "hr_drift_bpm": ("synth hr_drift_bpm", Range(0.0, 60.0)),
+    "resp_rate_bpm": ("synth resp_rate_bpm", Range(4.0, 40.0)),
+    "pulse_amplitude": ("synth pulse_amplitude", Range(0.0, 0.1)),
+    "motion": ("synth motion (--motion)", Range(0.0, 2.0)),
+    "lighting": ("synth lighting (--lighting)", Range(0.0, 2.0)),
+    "noise": ("synth noise (--noise)", Range(0.0, 50.0)),
+}
 
 
 @dataclass
@@ -214,29 +204,30 @@ def write_synth(
     """Render `config` into `out_dir`: video, ground truth, face boxes, skin masks and metadata.
 
     Frames stream straight into the encoder; skin masks are kept as packed bits (1 bit/pixel) and
-    saved at the end (`masks=False` skips them, e.g. for long benchmark videos). Every file
-    appears atomically. Returns the path of each output by role. `on_frame(i)` reports progress.
+    saved at the end (`masks=False` skips them, e.g. for long benchmark videos). The files appear
+    as a whole set (an existing `out_dir` is replaced only when it holds nothing but these
+    files), so an interrupted run never pairs a new video with old ground truth. Returns the
+    path of each output by role. `on_frame(i)` reports progress.
     """
     video = synthesize(config)
-    out = ensure_dir(out_dir)
-    paths = {role: out / name for role, name in FILE_NAMES.items()}
-    if not masks:
-        del paths["skin_masks"]
-    height, width = config.height, config.width
-    packed = np.empty((video.n_frames if masks else 0, (height * width + 7) // 8), np.uint8)
-    with VideoWriter(paths["video"], config.fps, codec) as writer:
-        for i, (rgb, mask) in enumerate(video.frames()):
-            writer.write(rgb)
-            if masks:
-                packed[i] = np.packbits(mask.ravel())
-            if on_frame is not None:
-                on_frame(i)
-    if masks:
-        _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
-    write_text(paths["ground_truth"], _ground_truth_csv(video))
-    write_text(paths["face_boxes"], _boxes_csv(video.boxes))
-    write_json(paths["meta"], _meta(video, codec, paths))
-    return paths
+    roles = {role: name for role, name in FILE_NAMES.items() if masks or role != "skin_masks"}
+    with atomic_dir(out_dir, frozenset(FILE_NAMES.values())) as tmp:
+        paths = {role: tmp / name for role, name in roles.items()}
+        height, width = config.height, config.width
+        packed = np.empty((video.n_frames if masks else 0, (height * width + 7) // 8), np.uint8)
+        with VideoWriter(paths["video"], config.fps, codec) as writer:
+            for i, (rgb, mask) in enumerate(video.frames()):
+                writer.write(rgb)
+                if masks:
+                    packed[i] = np.packbits(mask.ravel())
+                if on_frame is not None:
+                    on_frame(i)
+        if masks:
+            _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
+        write_text(paths["ground_truth"], _ground_truth_csv(video))
+        write_text(paths["face_boxes"], _boxes_csv(video.boxes))
+        write_json(paths["meta"], _meta(video, codec, paths))
+    return {role: Path(out_dir) / name for role, name in roles.items()}
 
 
 def load_skin_masks(path: str | os.PathLike) -> np.ndarray:

@@ -41,8 +41,11 @@ ROIS: tuple[str, ...] = get_args(Roi)
 # Part of every cache key built on traces or face crops: raise it when the face path (tracker,
 # skin model) changes what it measures, so caches written by the old one are rebuilt.
 # 2: the face box follows image registration; a slower, wider skin model.
-FACE_PATH_VERSION = 2
+# 3: frames turned upright by rotation metadata; frame-folder names read as times only when they
+#    are a clock; the decoder's error reports counted.
+FACE_PATH_VERSION = 3
 NO_COLOUR = (float("nan"),) * 3
+GREY_LEVELS = 1.0  # largest spread (8-bit levels) of a frame's mean R, G, B for it to be grey
 NO_BOX = (float("nan"),) * 4
 
 
@@ -68,6 +71,7 @@ class Trace:
     skin_fraction: np.ndarray  # [N] share of the box averaged as skin
     preview: Preview | None
     elapsed_s: float = float("nan")  # wall time taken to stream the video into this trace
+    decode_errors: int = 0  # errors the decoder reported (damaged data it concealed)
 
     @property
     def n_frames(self) -> int:
@@ -97,6 +101,20 @@ class Trace:
         if start is not None and self.times[-1] - start >= min_s:
             out.append((float(start), float(self.times[-1])))
         return out
+
+    def frame_gaps(self, min_s: float) -> list[tuple[float, float]]:
+        """Holes in time: intervals (start, end) in seconds at least `min_s` long between two
+        consecutive frames, where the camera or the file lost frames. A face before and after
+        does not fill them: nothing was seen in between."""
+        at = np.flatnonzero(np.diff(self.times) >= min_s)
+        return [(float(self.times[i]), float(self.times[i + 1])) for i in at]
+
+    @property
+    def greyscale(self) -> bool:
+        """True when the skin has no colour: red, green and blue means equal in every frame
+        within GREY_LEVELS (a greyscale video, or colour lost in encoding)."""
+        seen = self.rgb[~np.isnan(self.rgb[:, 0])]
+        return bool(seen.size) and float(np.ptp(seen, axis=1).max()) < GREY_LEVELS
 
 
 def check_roi(roi: str) -> None:
@@ -183,6 +201,7 @@ def extract_trace(
         skin_fraction=np.frombuffer(fraction, np.float32).copy(),
         preview=preview,
         elapsed_s=time.perf_counter() - start,
+        decode_errors=source.decode_errors,
     )
 
 
@@ -195,7 +214,11 @@ def save_trace(trace: Trace, path: str | os.PathLike) -> None:
         "status": trace.status,
         "boxes": trace.boxes,
         "skin_fraction": trace.skin_fraction,
-        "meta": np.array(json.dumps({"info": info, "elapsed_s": trace.elapsed_s})),
+        "meta": np.array(
+            json.dumps(
+                {"info": info, "elapsed_s": trace.elapsed_s, "decode_errors": trace.decode_errors}
+            )
+        ),
     }
     if trace.preview is not None:
         p = trace.preview
@@ -224,6 +247,7 @@ def load_trace(path: str | os.PathLike) -> Trace:
             skin_fraction=z["skin_fraction"],
             preview=preview,
             elapsed_s=meta["elapsed_s"],
+            decode_errors=meta.get("decode_errors", 0),
         )
 
 

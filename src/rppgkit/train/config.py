@@ -21,7 +21,7 @@ from rppgkit.train.augment import Augment
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity anywhere
 
 
 class Source(_Section):
@@ -35,17 +35,17 @@ class Source(_Section):
 class SplitRule(_Section):
     """Subject-disjoint shares, dealt out after a seeded shuffle of the subjects."""
 
-    train: float = 0.6
-    val: float = 0.2
-    test: float = 0.2
-    seed: int = 0
+    train: float = Field(default=0.6, ge=0)
+    val: float = Field(default=0.2, ge=0)
+    test: float = Field(default=0.2, ge=0)
+    seed: int = Field(default=0, ge=0)
 
 
 class ClipConfig(_Section):
-    frames: int = 128
-    size: int = 72
-    face_scale: float = 1.5
-    fs: float = 30.0
+    frames: int = Field(default=128, ge=8)
+    size: int = Field(default=72, ge=8)
+    face_scale: float = Field(default=1.5, gt=0)
+    fs: float = Field(default=30.0, gt=0)
     norm: Literal["raw", "diffnormalized", "standardized"] = "diffnormalized"
 
     def spec(self) -> ClipSpec:
@@ -119,20 +119,20 @@ class OptimConfig(_Section):
     name: Literal["adam", "adamw", "adamax", "sgd"] = "adamw"
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
-    momentum: float = 0.9  # sgd only
+    momentum: float = Field(default=0.9, ge=0)  # sgd only
 
 
 class ScheduleConfig(_Section):
     name: Literal["constant", "cosine", "step"] = "cosine"
     warmup_epochs: int = Field(default=0, ge=0)
     step_epochs: int = Field(default=10, gt=0)  # step: decay every this many epochs
-    gamma: float = 0.1  # step: decay factor
+    gamma: float = Field(default=0.1, gt=0)  # step: decay factor
 
 
 class TrainConfig(_Section):
     epochs: int = Field(default=10, gt=0)
     batch_size: int = Field(default=4, gt=0)  # global: split over the processes of torchrun
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)  # numpy's global seed takes 32 bits
     deterministic: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True  # mixed precision, on CUDA only
@@ -202,7 +202,8 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(x) for x in error["loc"]) or "(top level)"
+        parts = [str(x) for x in error["loc"] if not _union_member(str(x))]
+        key = ".".join(parts) or "(top level)"
         if error["type"] == "extra_forbidden":
             raise RppgError(f"{source}: unknown key {key}; check its spelling") from None
         if error["type"] == "missing":
@@ -210,3 +211,9 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
         got = error.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
         raise RppgError(f"{source}: {key}: {error['msg']}{shown}") from None
+
+
+def _union_member(part: str) -> bool:
+    """Whether a part of pydantic's error location names the member of a union that was tried
+    (``SplitRule``, ``dict[str,list[str]]``), not a config key (keys are lower case)."""
+    return part[:1].isupper() or "[" in part

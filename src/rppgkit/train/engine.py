@@ -10,13 +10,15 @@ with `best.pt`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
 import random
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,11 @@ from torch.utils.data import DataLoader
 from rppgkit.clip import ClipSpec
 from rppgkit.clip.cache import CachedRecording, prepare
 from rppgkit.clip.normalize import to_pulse
+from rppgkit.datasets.base import Recording
 from rppgkit.errors import RppgError
 from rppgkit.fileio import ensure_dir, write_text
 from rppgkit.models import create
-from rppgkit.models.checkpoint import load_checkpoint, save_checkpoint
+from rppgkit.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from rppgkit.models.recipe import Recipe, create_recipe
 from rppgkit.progress import progress_bar
 from rppgkit.pulse import heart_rate
@@ -51,6 +54,9 @@ from rppgkit.train.distributed import Context, setup, sync_batchnorm
 HR_BAND_HZ = (0.7, 3.0)
 MIN_HR_CLIP_S = 3.0  # a clip needs two beats at 42 bpm for a spectral HR
 COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_mae", "clips_per_s", "epoch_s")
+RESUMED = ("optimizer", "scheduler", "scaler", "history", "best", "config")  # in last.pt
+# config keys a resumed run must keep: its weights, optimiser state and clips depend on them
+KEPT_ON_RESUME = ("model", "recipe.name", "data.clip", "optim.name")
 
 
 @dataclass(frozen=True)
@@ -82,18 +88,13 @@ class _Run:
         self.step = cfg.data.step or max(self.spec.frames // 2, 1)
 
     def run(self, resume: bool) -> TrainResult:
+        """Check everything that can be checked (model and recipe options, the run being
+        resumed, the data folders), then create log.out and train; a run that fails before its
+        first checkpoint leaves no new folder behind."""
         cfg, ctx = self.cfg, self.ctx
-        last = self.out / "last.pt"
-        if ctx.main:
-            ensure_dir(self.out)
-            if last.exists() and not resume:
-                raise RppgError(
-                    f"{self.out} already holds a training run; add --resume to continue it or "
-                    "set log.out to a new folder"
-                )
+        state = self._resumed(resume)
         _seed(cfg.train.seed, cfg.train.deterministic)
         torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // ctx.world))
-        data = self._data()
         model = create(cfg.model.name, **cfg.model.options)
         recipe = create_recipe(cfg.recipe_name, **cfg.recipe.options)
         if recipe.paired and ctx.world > 1:
@@ -101,6 +102,48 @@ class _Run:
                 f"recipe {cfg.recipe_name!r} trains on one process; run it without torchrun"
             )
         recipe.setup(model)
+        splits = resolve_splits(cfg.data) if ctx.main else None
+        if splits is not None and not splits.get("train"):
+            raise RppgError("the training split is empty; check data in the config")
+        with _run_folder(self.out, ctx.main):
+            if state is None and ctx.main:
+                dump = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
+                write_text(self.out / "config.yaml", dump)
+            return self._fit(model, recipe, state, self._data(splits))
+
+    def _resumed(self, resume: bool) -> dict[str, Any] | None:
+        """The checkpoint of the run in log.out to continue (None: a new run); refused unless
+        --resume is given and the settings the checkpoint depends on are unchanged."""
+        last = self.out / "last.pt"
+        if not last.exists():
+            return None
+        if not resume:
+            raise RppgError(
+                f"{self.out} already holds a training run; add --resume to continue it or "
+                "set log.out to a new folder"
+            )
+        state = load_checkpoint(last, RESUMED)
+        now = self.cfg.model_dump()
+        for key in KEPT_ON_RESUME:
+            changed = _difference(_at(state["config"], key), _at(now, key), key)
+            if changed is not None:
+                name, was, new = changed
+                raise RppgError(
+                    f"the config differs from the run being resumed in {self.out}: {name} was "
+                    f"{_shown(was)}, now {_shown(new)}; set {name} back to {_shown(was)} to "
+                    "resume, or set log.out to a new folder for a new run"
+                )
+        return state
+
+    def _fit(
+        self,
+        model: nn.Module,
+        recipe: Recipe,
+        state: dict[str, Any] | None,
+        data: dict[str, list[CachedRecording]],
+    ) -> TrainResult:
+        """Train from scratch or from the resumed `state`; score the test split at the end."""
+        cfg, ctx = self.cfg, self.ctx
         model = model.to(ctx.device)
         model = sync_batchnorm(model, ctx)  # statistics over the global batch, as on one process
         optimizer = _optimizer(cfg, model)
@@ -110,18 +153,8 @@ class _Run:
         scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
         history: list[dict[str, float]] = []
         best: dict[str, Any] = {"epoch": -1, "score": math.inf}
-        if resume and last.exists():
-            state = load_checkpoint(last)
-            model.load_state_dict(state["state_dict"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            history, best = state["history"], state["best"]
-            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
-                group["lr"] = base * _lr_factor(cfg)(len(history))  # epochs may have changed
-            self.say(f"resuming {self.out} after epoch {len(history)}")
-        elif ctx.main:
-            write_text(self.out / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        if state is not None:
+            history, best = self._restore(state, model, (optimizer, scheduler, scaler))
         net = model
         if ctx.world > 1:
             ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
@@ -172,18 +205,8 @@ class _Run:
             if ctx.main:
                 if improved:
                     save_checkpoint(self._state(model), self.out / "best.pt")
-                save_checkpoint(
-                    self._state(model)
-                    | {
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "history": history,
-                        "best": best,
-                    },
-                    last,
-                )
-                write_text(self.out / "metrics.csv", _csv(history))
+                progress = {"history": history, "best": best}
+                self._save_last(model, (optimizer, scheduler, scaler), progress)
                 if board is not None:
                     for key in COLUMNS[1:]:
                         board.add_scalar(key, row[key], epoch + 1)
@@ -195,14 +218,47 @@ class _Run:
             ctx.barrier()
         if board is not None:
             board.close()
-        test = None
-        if data["test"] and (self.out / "best.pt").exists():
-            model.load_state_dict(load_checkpoint(self.out / "best.pt")["state_dict"])
-            tests = self._dataset(recipe, data["test"], model)
-            test = self.score(model, recipe, tests)
-            if ctx.main:
-                write_text(self.out / "test.csv", _csv([{"split": "test", **test}]))
+        test = self._test(model, recipe, data["test"])
         return TrainResult(self.out, history, int(best["epoch"]), test)
+
+    def _restore(
+        self, state: dict[str, Any], model: nn.Module, stateful: tuple[Any, ...]
+    ) -> tuple[list[dict[str, float]], dict[str, Any]]:
+        """Load last.pt's weights, optimiser, schedule and scaler; its history and best."""
+        optimizer, scheduler, scaler = stateful
+        load_weights(model, state, self.out / "last.pt")
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = state["history"]
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+            group["lr"] = base * _lr_factor(self.cfg)(len(history))  # epochs may have changed
+        self.say(f"resuming {self.out} after epoch {len(history)}")
+        return history, state["best"]
+
+    def _save_last(self, model: nn.Module, stateful: tuple[Any, ...], progress: dict) -> None:
+        """Write last.pt (model, optimiser, schedule, scaler and `progress`) and metrics.csv."""
+        optimizer, scheduler, scaler = stateful
+        state = {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+        }
+        save_checkpoint(self._state(model) | state | progress, self.out / "last.pt")
+        write_text(self.out / "metrics.csv", _csv(progress["history"]))
+
+    def _test(
+        self, model: nn.Module, recipe: Recipe, recs: list[CachedRecording]
+    ) -> dict[str, float] | None:
+        """Score best.pt on the test split (None without one); write test.csv."""
+        best = self.out / "best.pt"
+        if not recs or not best.exists():
+            return None
+        load_weights(model, load_checkpoint(best), best)
+        test = self.score(model, recipe, self._dataset(recipe, recs, model))
+        if self.ctx.main:
+            write_text(self.out / "test.csv", _csv([{"split": "test", **test}]))
+        return test
 
     def _dataset(
         self, recipe: Recipe, recs: list[CachedRecording], model: nn.Module, training: bool = False
@@ -224,13 +280,11 @@ class _Run:
             )
         return pairs
 
-    def _data(self) -> dict[str, list[CachedRecording]]:
-        """Cut the clips on the main process (in parallel), then share the result."""
+    def _data(self, splits: dict[str, list[Recording]] | None) -> dict[str, list[CachedRecording]]:
+        """Cut the clips of the `splits` on the main process (in parallel), then share the
+        result."""
         cfg, prepared = self.cfg.data, None
-        if self.ctx.main:
-            splits = resolve_splits(cfg)
-            if not splits.get("train"):
-                raise RppgError("the training split is empty; check data in the config")
+        if self.ctx.main and splits is not None:
             prepared = {}
             for name in SPLITS:
                 recs, skipped = prepare(
@@ -330,6 +384,48 @@ class _Run:
                 "log.tensorboard needs the tensorboard package: pip install tensorboard"
             ) from None
         return SummaryWriter(str(self.out / "tensorboard"))
+
+
+@contextlib.contextmanager
+def _run_folder(out: Path, main: bool) -> Iterator[None]:
+    """Create `out` (on the main process); when the run fails before its first checkpoint,
+    remove what it created, parents included, so a failed run leaves no empty folders."""
+    created = None
+    if main:
+        for folder in (out, *out.parents):
+            if folder.exists():
+                break
+            created = folder
+        ensure_dir(out)
+    try:
+        yield
+    except BaseException:
+        if created is not None and not (out / "last.pt").exists():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _at(config: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key of a config dump (None where it is not set)."""
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _difference(was: Any, now: Any, key: str) -> tuple[str, Any, Any] | None:
+    """The first dotted key at or below `key` whose value differs: (key, was, now)."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        for part in [*was, *(k for k in now if k not in was)]:
+            found = _difference(was.get(part), now.get(part), f"{key}.{part}")
+            if found is not None:
+                return found
+        return None
+    return None if was == now else (key, was, now)
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else repr(value)
 
 
 def _seed(seed: int, deterministic: bool) -> None:
