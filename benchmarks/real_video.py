@@ -36,7 +36,7 @@ from rppgkit.errors import RppgError
 from rppgkit.estimators import available, create
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import analyse
-from rppgkit.pulse.heart_rate import HR_BAND, heart_rate
+from rppgkit.pulse.heart_rate import heart_rate
 from rppgkit.trace.extract import Trace, extract_trace
 from rppgkit.video.reader import VIDEO_SUFFIXES, open_video
 
@@ -76,8 +76,8 @@ def reference_hr(folder: Path, start_s: float, end_s: float) -> float | None:
     t, x = t[inside], x[inside]
     fs = 1.0 / float(np.median(np.diff(t)))
     _, uniform = dsp.resample_uniform(t, x[:, None], fs)
-    pulse = dsp.bandpass(uniform[:, 0], fs, *HR_BAND)
-    return heart_rate(pulse, fs, HR_BAND).bpm
+    pulse = dsp.bandpass(uniform[:, 0], fs, *dsp.PULSE_BAND_HZ)
+    return heart_rate(pulse, fs, dsp.PULSE_BAND_HZ).bpm
 
 
 def method_row(trace: Trace, method: str, ref: float | None) -> dict:
@@ -87,17 +87,17 @@ def method_row(trace: Trace, method: str, ref: float | None) -> dict:
         summary = analyse(trace, method=method).summary()
     except RppgError as exc:
         return {"method": method, "kind": create(method).input_kind, "error": str(exc)}
-    hr = summary["hr_bpm"]
+    hr = summary.hr_bpm
     return {
         "method": method,
         "kind": create(method).input_kind,
         "hr_bpm": hr,
-        "snr_db": summary["hr_snr_db"],
-        "window_hr_bpm": summary["windows"]["hr_mean_bpm"],
-        "window_snr_db": summary["windows"]["snr_mean_db"],
-        "quality": summary["quality"]["index"],
-        "good_beats": f"{summary['beats']['good']}/{summary['beats']['count']}",
-        "rmssd_ms": summary["hrv"]["rmssd_ms"] if summary["hrv"] else "refused",
+        "snr_db": summary.hr_snr_db,
+        "window_hr_bpm": summary.windows.hr_mean_bpm,
+        "window_snr_db": summary.windows.snr_mean_db,
+        "quality": summary.quality.index,
+        "good_beats": f"{summary.beats.good}/{summary.beats.count}",
+        "rmssd_ms": summary.hrv.rmssd_ms if summary.hrv else "refused",
         "error_bpm": None if ref is None else round(hr - ref, 2),
         "seconds": round(time.perf_counter() - start, 2),
     }

@@ -62,8 +62,8 @@ STAGES = {  # name: (config, overrides); the paper's three stages first, then th
     "joint-finish": (  # 2 more joint epochs with STVEN's own loss weighted to matter
         "configs/stven-rppgnet-synthetic.yaml",
         [
-            f"recipe.options.stven={WORK}/joint/best.pt",
-            "recipe.options.stven_weight=30",
+            f"task.options.stven={WORK}/joint/best.pt",
+            "task.options.stven_weight=30",
             "train.epochs=2",
             f"log.out={WORK}/joint-finish",
         ],
@@ -74,7 +74,7 @@ STAGES = {  # name: (config, overrides); the paper's three stages first, then th
     ),
     "rppgnet-no-partitions": (
         "configs/rppgnet-synthetic.yaml",
-        ["recipe.options.partitions=false", f"log.out={WORK}/rppgnet-no-partitions"],
+        ["task.options.partitions=false", f"log.out={WORK}/rppgnet-no-partitions"],
     ),
     "rppgnet-ladder": (  # a second baseline: rPPGNet trained on every compression level
         "configs/rppgnet-synthetic.yaml",

@@ -71,7 +71,7 @@ def main() -> None:
         len(result.history) // 2
     ]
     summary["best_epoch"] = result.best_epoch
-    summary["test_clips"] = result.test
+    summary["test_clips"] = result.test.as_row() if result.test else None
 
     opts = Options(weights=str(Path(cfg.log.out) / "best.pt"))
     methods = ["physnet", "pos", "chrom"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rppgkit import estimators
+from rppgkit import dsp, estimators
 from rppgkit.errors import RppgError
 from rppgkit.estimators import Estimator, classic
 from rppgkit.estimators.registry import register
@@ -52,6 +52,19 @@ def test_colour_methods_cancel_in_band_intensity_and_specular_changes(method):
     rgb, _ = simulate(72.0, seed=3, artefact_hz=(0.83, 1.37))
     assert heart_rate(estimators.create(method)(rgb, FS), FS).bpm == pytest.approx(72, abs=3.0)
     assert abs(heart_rate(estimators.create("green")(rgb, FS), FS).bpm - 72) > 3.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_band_option_moves_the_pulse_into_the_band(method):
+    """A band above the true HR (1.2 Hz) leaves the pulse its harmonic (2.4 Hz), not its rate."""
+    rgb, _ = simulate(72.0, seed=4)
+    narrow = estimators.create(method, band_hz=(1.6, 3.0))(rgb, FS)
+    peak = dsp.spectral_peak(*dsp.power_spectrum(narrow, FS), *dsp.PULSE_BAND_HZ)
+    assert peak == pytest.approx(2.4, abs=0.1)
+    default = estimators.create(method)(rgb, FS)
+    assert dsp.spectral_peak(*dsp.power_spectrum(default, FS), *dsp.PULSE_BAND_HZ) == (
+        pytest.approx(1.2, abs=0.05)
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)

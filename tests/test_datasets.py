@@ -9,7 +9,9 @@ import cv2
 import h5py
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from rppgkit.cli import app
 from rppgkit.datasets import (
     DatasetError,
     available_datasets,
@@ -30,7 +32,7 @@ def tiny_video(path: Path, n: int = 5) -> Path:
     return write_video(path, (np.full((48, 64, 3), i, np.uint8) for i in range(n)), 30)
 
 
-def test_registry_names() -> None:
+def test_registry_names(tmp_path: Path) -> None:
     assert available_datasets() == [
         "cohface",
         "ladder",
@@ -39,9 +41,15 @@ def test_registry_names() -> None:
         "synthetic",
         "ubfc-phys",
         "ubfc-rppg",
+        "videos",
     ]
     with pytest.raises(DatasetError, match="unknown dataset 'vipl'; choose one of: cohface"):
         load_dataset("vipl", ".")
+    write_ubfc2(tmp_path / "subject1")
+    assert [r.id for r in load_dataset("UBFC-rPPG", tmp_path)] == ["subject1"]  # any case
+    listed = CliRunner().invoke(app, ["datasets"])
+    assert listed.exit_code == 0
+    assert "videos     Any folder of face videos" in listed.output  # a one-line description
 
 
 def test_missing_root_and_empty_dataset(tmp_path: Path) -> None:
@@ -202,6 +210,43 @@ def test_reference_checks(tmp_path: Path) -> None:
     ref.check(video_duration_s=12.0)
     with pytest.raises(DatasetError, match=r"covers 12.0 s but the video lasts 60.0 s"):
         ref.check(video_duration_s=60.0)
+
+
+def image(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
+
+
+def test_videos_finds_files_and_frame_folders_at_any_depth(tmp_path: Path) -> None:
+    root = tmp_path / "mine"
+    tiny_video(root / "top.mkv")
+    tiny_video(root / "alice" / "s10.mp4")
+    tiny_video(root / "alice" / "s2.avi")
+    image(root / "alice" / "cover.jpg")  # images beside videos are not frames
+    image(root / "alice" / "thumb.png")
+    for i in range(3):
+        image(root / "bob" / "day1" / "frames" / f"f{i}.png")
+    image(root / "carol" / "one.png")  # a single image is no video
+    tiny_video(root / ".cache" / "hidden.mp4")
+    (root / "alice" / "loop").symlink_to(root, target_is_directory=True)  # not followed round
+    recs = load_dataset("videos", root)
+    assert [(r.id, r.subject) for r in recs] == [
+        ("alice/s2.avi", "alice"),  # natural order: s2 before s10
+        ("alice/s10.mp4", "alice"),
+        ("bob/day1/frames", "bob"),
+        ("top.mkv", "top.mkv"),  # at the top level, the subject is the id
+    ]
+    assert recs[2].video == root / "bob" / "day1" / "frames" and recs[2].video.is_dir()
+    assert open_video(recs[2].video).info.n_frames == 3
+    assert not any(r.labelled for r in recs)
+    with pytest.raises(DatasetError, match=r"alice/s2\.avi: the videos recording has no reference"):
+        recs[0].reference()
+    write_ubfc2(tmp_path / "ubfc" / "subject1")
+    assert load_dataset("ubfc-rppg", tmp_path / "ubfc")[0].labelled
+    (frames,) = load_dataset("videos", root / "bob" / "day1" / "frames")  # a frame folder itself
+    assert (frames.id, frames.subject) == ("frames", "frames")
+    with pytest.raises(DatasetError, match="no videos recordings found"):
+        load_dataset("videos", root / "carol")
 
 
 def fake_recordings(subjects: list[str]) -> list:

@@ -1,3 +1,4 @@
+import itertools
 import time
 
 import numpy as np
@@ -105,6 +106,38 @@ def test_resample_uniform_rejects_bad_input():
         dsp.resample_uniform(np.arange(3.0), np.zeros(4), FS)
     with pytest.raises(TooShortError):
         dsp.resample_uniform(np.arange(3.0), np.array([np.nan, 1.0, np.nan]), FS)
+
+
+def test_uniform_grid_keeps_a_last_frame_that_rounding_moved_off_the_grid():
+    late_start = 1000.1 + np.arange(9001) / FS  # 300 s of frames from a stream's start time
+    assert (late_start[-1] - late_start[0]) * FS < 9000  # rounding: a hair short of the grid ...
+    assert len(dsp.uniform_grid(late_start, FS)) == 9001  # ... and the last frame is kept
+    late = np.array([0.0, 1.0 + 0.5 / FS])  # half a period past 1 s is no grid point
+    np.testing.assert_allclose(dsp.uniform_grid(late, FS), np.arange(31) / FS)
+
+
+@pytest.mark.parametrize("length", [5, 10, 11, 64])
+def test_window_starts_cover_every_sample_half_overlapping(length):
+    starts = dsp.window_starts(length, 10)
+    covered = np.zeros(length, bool)
+    for s in starts:
+        covered[s : s + 10] = True
+    assert covered.all() and starts[0] == 0
+    assert starts[-1] == max(length - 10, 0)
+    assert all(b - a <= 5 for a, b in itertools.pairwise(starts))
+
+
+def test_hann_overlap_add_is_the_weighted_mean_of_the_windows_covering_a_sample():
+    length, window = 23, 8
+    pieces = [(s, np.ones((window, 2)) * (s + 1)) for s in dsp.window_starts(length, window)]
+    out = np.zeros((length, 2))
+    blended = dsp.hann_overlap_add(pieces, length, out=out)
+    assert blended is out and blended.shape == (length, 2)
+    np.testing.assert_allclose(blended[:4], 1.0)  # only the first window covers these
+    np.testing.assert_allclose(blended[-1], pieces[-1][0] + 1)  # only the last one
+    assert np.all(np.diff(blended[:, 0]) >= 0)  # between them, a smooth blend: no steps back
+    constant = dsp.hann_overlap_add(((s, np.full(window, 3.0)) for s in range(0, 20, 3)), 24)
+    np.testing.assert_allclose(constant, 3.0)  # any overlap; a window past the end is cut
 
 
 def test_power_spectrum_bins_are_fine_and_peak_is_at_the_sine():

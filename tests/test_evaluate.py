@@ -14,7 +14,7 @@ import rppgkit.evaluate.run as run_module
 from rppgkit.cli import app
 from rppgkit.datasets import Reference
 from rppgkit.errors import RppgError
-from rppgkit.evaluate import evaluate, hr_metrics
+from rppgkit.evaluate import Result, evaluate, hr_metrics
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import analyse
 from rppgkit.trace.extract import extract_trace, load_trace, save_trace
@@ -105,6 +105,10 @@ def test_evaluate_skips_bad_recordings_caches_and_resumes(
     videos_csv = (out / "videos.csv").read_text().splitlines()
     assert len(videos_csv) == 1 + 2 * 2
     assert len(list((out / "traces").glob("*.npz"))) == 2
+    stored = json.loads((out / "results" / "pos" / "clean.json").read_text())
+    record = Result.from_dict(stored)  # the typed record reads and writes the same file
+    assert record.recording == "clean" and len(record.windows.hr_bpm) == 21
+    assert json.dumps(record.as_dict()) == json.dumps(stored)  # keys and their order too
 
     # another method reuses the cached traces; finished results are not redone
     def no_decoding(*args, **kwargs):

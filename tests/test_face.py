@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 
 from rppgkit.errors import RppgError
-from rppgkit.face.detect import Box, create_detector
+from rppgkit.face.detect import Box, Detector, check_detector, create_detector
 from rppgkit.face.skin import SkinModel
 from rppgkit.face.track import FaceStatus, FaceTracker
 
@@ -40,8 +40,14 @@ def test_finds_nothing_in_noise(name: str) -> None:
 
 
 def test_unknown_detector() -> None:
-    with pytest.raises(RppgError, match="choose one of: yunet, haar"):
+    with pytest.raises(
+        RppgError, match=r"^unknown face detector 'mtcnn'; choose one of: haar, yunet$"
+    ):
         create_detector("mtcnn")
+    with pytest.raises(RppgError, match="unknown face detector 'mtcnn'"):
+        check_detector("mtcnn")
+    check_detector("YuNet")  # names in any case
+    assert isinstance(create_detector(" HAAR "), Detector)
 
 
 class FakeDetector:

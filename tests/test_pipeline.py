@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,13 +12,14 @@ import av
 import numpy as np
 import pytest
 
+from rppgkit import dsp
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import available
 from rppgkit.pipeline import Options, analyse, measure
 from rppgkit.pulse import hrv
 from rppgkit.synth import SynthConfig, synthesize
 from rppgkit.trace.extract import extract_trace
-from rppgkit.video.reader import open_video
+from rppgkit.video.reader import FileVideo, Frame, open_video
 from rppgkit.video.writer import write_video
 
 CLASSIC = ["chrom", "green", "ica", "lgi", "omit", "pbv", "pos"]
@@ -57,7 +60,7 @@ def test_clean_clip_face_and_windows(clean_trace) -> None:
     if m.hrv is not None:
         assert abs(m.hrv.rmssd_ms - hrv(beats * 1000, 1000.0).rmssd_ms) < 10
     else:
-        assert m.hrv_reason and m.summary()["hrv_reason"] == m.hrv_reason
+        assert m.hrv_reason and m.summary().hrv_reason == m.hrv_reason
 
 
 @pytest.mark.parametrize("method", ["pos", "chrom"])
@@ -122,6 +125,46 @@ def test_too_short_is_an_error(videos) -> None:
     assert measure(path, window_s=5.0).windows  # a shorter window works
 
 
+def test_summary_json_keeps_its_published_keys(clean_trace) -> None:
+    s = analyse(clean_trace[0], method="pos").summary().as_dict()
+    assert list(s) == [
+        *("video", "method", "detector", "roi", "duration_s", "n_frames", "fps"),
+        *("face_fraction", "frames_per_s", "face_gaps_s", "frame_gaps_s", "time_source"),
+        *("rotation", "decode_errors", "hr_bpm", "hr_snr_db", "quality", "windows", "beats"),
+        *("hrv", "hrv_reason", "notes"),
+    ]
+    quality = ["snr_db", "template_r", "agreement_bpm", "index", "second_method"]
+    assert list(s["quality"]) == quality
+    assert list(s["beats"]) == ["count", "good", "good_fraction"]
+    assert list(s["windows"])[:3] == ["window_s", "step_s", "count"]
+    assert s["hrv"] is None or list(s["hrv"])[:2] == ["n_beats", "mean_ibi_ms"]
+    json.dumps(s)
+
+
+def test_the_band_reaches_the_classic_methods(clean_trace) -> None:
+    """A band above the true HR band-passes the pulse itself, not only the HR search."""
+    trace, truth = clean_trace
+    m = analyse(trace, method="pos", band_hz=(1.6, 3.0))
+    peak_hz = dsp.spectral_peak(*dsp.power_spectrum(m.pulse, m.fs), *dsp.PULSE_BAND_HZ)
+    assert truth / 60 < 1.6 <= peak_hz and m.heart_rate.bpm >= 96
+
+
+def test_a_neural_method_decodes_the_video_once(videos, monkeypatch) -> None:
+    path, _ = videos["short"]
+    again = analyse(extract_trace(open_video(path)), method="physnet", window_s=4)
+    passes = []
+    decode = FileVideo.frames
+
+    def counted(video: FileVideo) -> Iterator[Frame]:
+        passes.append(video.path)
+        return decode(video)
+
+    monkeypatch.setattr(FileVideo, "frames", counted)
+    once = measure(path, method="physnet", window_s=4)
+    assert passes == [path]  # the crops were cut in the trace's pass ...
+    np.testing.assert_allclose(once.pulse, again.pulse)  # ... as a second decoding cuts them
+
+
 def test_unknown_method_fails_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(RppgError, match="unknown method 'posx'; choose one of:"):
         measure(tmp_path / "missing.mkv", Options(method="posx"))
@@ -134,7 +177,7 @@ def test_quality_and_beats_are_reported_and_min_quality_removes_windows(clean_tr
     assert m.quality.agreement_bpm < 2.0
     assert all(w.quality is not None and 0 <= w.quality_index <= 1 for w in m.windows)
     s = m.summary()
-    assert s["quality"]["second_method"] == "pos" and s["beats"]["count"] == m.peaks.size
+    assert s.quality.second_method == "pos" and s.beats.count == m.peaks.size
     # bury the pulse of the last third in noise: those windows lose quality and, gated, their HR
     rgb = trace.rgb.copy()
     late = trace.times > 20
@@ -146,6 +189,6 @@ def test_quality_and_beats_are_reported_and_min_quality_removes_windows(clean_tr
     gated = analyse(noisy, min_quality=0.8)
     lost = [w for w in gated.windows if np.isnan(w.bpm)]
     assert lost and all(w.quality_index < 0.8 and w.end_s > 20 for w in lost)
-    assert gated.summary()["windows"]["below_min_quality"] == len(lost)
+    assert gated.summary().windows.below_min_quality == len(lost)
     with pytest.raises(RppgError, match="--min-quality"):
         analyse(trace, min_quality=1.5)

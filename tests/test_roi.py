@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import rppgkit
 from rppgkit.cli import app
 from rppgkit.clip.cache import prepare
-from rppgkit.clip.crop import ClipSpec, crop_faces
+from rppgkit.clip.crop import ClipSpec, recut_crops
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import NoFaceError, RppgError
 from rppgkit.evaluate import evaluate
@@ -57,7 +57,7 @@ def test_frame_reads_the_pulse_of_a_skin_only_video(forehead: Path) -> None:
     assert m.heart_rate.bpm == pytest.approx(HR, abs=1.5)
     assert (m.trace.status == FaceStatus.FRAME).all() and m.trace.roi == "frame"
     np.testing.assert_array_equal(m.trace.boxes, np.tile([0, 0, 64, 48], (m.trace.n_frames, 1)))
-    assert m.valid.all() and m.summary()["roi"] == "frame"
+    assert m.valid.all() and m.summary().roi == "frame"
 
 
 def test_face_on_a_skin_only_video_suggests_frame(forehead: Path) -> None:
@@ -132,7 +132,7 @@ def test_clips_are_whole_frames(tmp_path: Path) -> None:
     assert frames.shape == (60, 16, 16, 3) and cached.valid().all() and cached.skin().any()
     np.testing.assert_allclose(frames.mean(axis=(0, 1, 2)), SKIN, atol=1)
     trace = extract_trace(open_video(video), roi="frame")  # the path of measure's networks
-    crops = crop_faces(trace, trace.times[:3], 16, 1.5)
+    crops = recut_crops(trace, 16, 1.5).on_grid(trace.times, trace.times[:3])
     first = next(open_video(video).frames()).rgb
     np.testing.assert_array_equal(
         crops[0], cv2.resize(first, (16, 16), interpolation=cv2.INTER_AREA)

@@ -18,9 +18,9 @@ from rppgkit.clip.cache import prepare
 from rppgkit.datasets import load_dataset
 from rppgkit.datasets.ladder import build_ladder, level_index, parse_levels, source_id
 from rppgkit.errors import RppgError
-from rppgkit.models import create
-from rppgkit.models.rppgnet import RPPGNet, perceptual_loss, stven_loss
-from rppgkit.models.rppgnet.recipe import JointRecipe
+from rppgkit.models import create, create_task
+from rppgkit.models.rppgnet.loss import perceptual_loss, stven_loss
+from rppgkit.models.rppgnet.network import RPPGNet
 from rppgkit.models.rppgnet.stven import STVEN
 from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
@@ -65,7 +65,8 @@ def psnr_gain(
     opt = torch.optim.Adam(g.parameters(), lr=lr)
     before = psnr(g(compressed, 0), clean)
     for _ in range(steps):
-        loss, _ = stven_loss(g, compressed, clean, level)
+        parts, _ = stven_loss(g, compressed, clean, level)
+        loss = parts["reconstruction"] + parts["cycle"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -86,9 +87,10 @@ def test_stven_training_raises_the_psnr_of_the_restoration() -> None:
         def forward(self, x: torch.Tensor, level: object) -> torch.Tensor:
             return x
 
-    loss, restored = stven_loss(Identity(), compressed, clean, level)
-    expected = 255 * nn_mse(compressed, clean) + (compressed - clean).abs().mean()  # cycles 0
-    assert torch.equal(restored, compressed) and float(loss) == pytest.approx(float(expected))
+    parts, restored = stven_loss(Identity(), compressed, clean, level)
+    expected = 255 * nn_mse(compressed, clean) + (compressed - clean).abs().mean()
+    assert torch.equal(restored, compressed) and float(parts["cycle"]) == 0
+    assert float(parts["reconstruction"]) == pytest.approx(float(expected))
 
 
 def test_stven_learns_to_restore_errors_of_a_few_grey_levels_from_the_identity() -> None:
@@ -147,7 +149,7 @@ def test_ladder_levels_are_cut_at_the_originals_face_track(ladder: Path, tmp_pat
         PairedClipDataset(cached[1:], spec, 16)
 
 
-def stage(ladder: Path, out: Path, model: dict, recipe: dict | None = None) -> dict:
+def stage(ladder: Path, out: Path, model: dict, task: dict | None = None) -> dict:
     subjects = {"train": ["s0", "s1"], "val": ["s2"], "test": ["s2"]}
     return {
         "data": {
@@ -161,7 +163,7 @@ def stage(ladder: Path, out: Path, model: dict, recipe: dict | None = None) -> d
             },
         },
         "model": model,
-        "recipe": recipe or {},
+        "task": task or {},
         "train": {"epochs": 1, "batch_size": 4, "threads": 1, "select": "loss"},
         "log": {"out": str(out), "progress": False},
     }
@@ -171,10 +173,9 @@ def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -
     first = train(
         validate(stage(ladder, tmp_path / "rppgnet", {"name": "rppgnet", "options": {"width": 8}}))
     )
-    assert np.isfinite(first.history[0]["val_loss"])
     small = {"levels": 2, "width": 8, "blocks": 1}
     second = train(validate(stage(ladder, tmp_path / "stven", {"name": "stven", "options": small})))
-    assert np.isfinite(second.history[0]["val_loss"]) and np.isnan(second.history[0]["val_mae"])
+    assert np.isnan(second.history[0]["val_mae"])
 
     joint_model = {
         "name": "stven+rppgnet",
@@ -189,19 +190,21 @@ def test_three_stages_and_the_enhanced_estimator(ladder: Path, tmp_path: Path) -
         torch.load(tmp_path / "rppgnet" / "best.pt", weights_only=True)["state_dict"]
     )
     third = train(validate(stage(ladder, tmp_path / "joint", joint_model, {"options": options})))
-    assert np.isfinite(third.history[0]["val_loss"])
+    assert np.isfinite(first.history[0]["val_loss"]) and np.isfinite(third.history[0]["val_loss"])
+    assert {"train_stven_reconstruction", "train_perceptual", "val_skin"} <= set(third.history[0])
     joint = torch.load(tmp_path / "joint" / "best.pt", weights_only=True)["state_dict"]
     for key, value in frozen.state_dict().items():  # rPPGNet stayed frozen, BatchNorm included
         torch.testing.assert_close(joint[f"rppgnet.{key}"], value, rtol=0, atol=0)
 
     # a joint run can start from another joint run's STVEN (the finishing run of the docs)
-    model = create("stven+rppgnet", **joint_model["options"])
-    JointRecipe(options["rppgnet"], str(tmp_path / "joint" / "best.pt"), 30.0).setup(model)
-    for key, value in model.stven.state_dict().items():
+    weights = str(tmp_path / "joint" / "best.pt")
+    resumed = {"rppgnet": options["rppgnet"], "stven": weights, "stven_weight": 30.0}
+    task = create_task("stven+rppgnet", joint_model["options"], options=resumed)
+    task.setup()
+    for key, value in task.network.stven.state_dict().items():
         torch.testing.assert_close(joint[f"stven.{key}"], value, rtol=0, atol=0)
 
     video = ladder / "ladder" / "1-x264-60k" / "s2" / "video.mkv"
-    weights = str(tmp_path / "joint" / "best.pt")
     m = measure(video, Options(method="stven+rppgnet", weights=weights, window_s=4))
     # one pulse sample per frame of the 6 s video; 4 s windows at 1 s steps: 3 of them
     assert m.pulse.shape == m.times.shape == (180,) and len(m.windows) == 3

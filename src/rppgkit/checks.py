@@ -5,7 +5,7 @@ NaN and infinity never pass. A check written as ``if value < 0: raise`` lets NaN
 compares false with every bound), and a NaN weight then runs an editor for minutes to paint a
 face black; every numeric setting of every command therefore goes through `check`, from the
 settings object that holds it (`pipeline.Options`, `privacy.EditSettings`, `SynthConfig`,
-`ClipSpec`, model and recipe options), so the Python API is checked as the CLI is.
+`ClipSpec`, model and task options), so the Python API is checked as the CLI is.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def check_fields(settings: object, limits: Mapping[str, tuple[str, Range]]) -> N
 
 
 def check_options(prefix: str, factory: Callable[..., object], options: Mapping) -> None:
-    """Check a model's or recipe's options against the defaults of its factory.
+    """Check a network's or task's options against the defaults of its factory.
 
     An option whose default is a whole number is a size or a count (`COUNT`), one whose default
     is a float is a weight (`WEIGHT`), one whose default is a bool must be a bool; options of

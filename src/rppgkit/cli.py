@@ -152,37 +152,34 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
             m = run_measure(video, opts, on_frame=tick)
         paths = write_report(m, target)
     s = m.summary()
-    w = s["windows"]
-    q = s["quality"]
+    w, q, b = s.windows, s.quality, s.beats
     out.print(
-        Text.assemble((shown(video.name), "bold"), ": ", (f"{s['hr_bpm']:.1f} bpm", "bold green")),
-        f" ({opts.method}), signal quality {_fmt(q['index'])} (SNR {_fmt(q['snr_db'], '.1f')} "
-        f"dB, beat shape r {_fmt(q['template_r'])}, {q['second_method']} differs by "
-        f"{_fmt(q['agreement_bpm'], '.1f')} bpm)",
+        Text.assemble((shown(video.name), "bold"), ": ", (f"{s.hr_bpm:.1f} bpm", "bold green")),
+        f" ({opts.method}), signal quality {_fmt(q.index)} (SNR {_fmt(q.snr_db, '.1f')} "
+        f"dB, beat shape r {_fmt(q.template_r)}, {q.second_method} differs by "
+        f"{_fmt(q.agreement_bpm, '.1f')} bpm)",
         sep="",
     )
-    if w["with_hr"]:
+    if w.with_hr:
         out.print(
-            f"  per {w['window_s']:g} s window: {w['hr_min_bpm']:.0f}-{w['hr_max_bpm']:.0f} bpm, "
-            f"mean SNR {_fmt(w['snr_mean_db'], '.1f')} dB",
+            f"  per {w.window_s:g} s window: {w.hr_min_bpm:.0f}-{w.hr_max_bpm:.0f} bpm, "
+            f"mean SNR {_fmt(w.snr_mean_db, '.1f')} dB",
             highlight=False,
         )
-    seen = "whole frame (--roi frame) in" if s["roi"] == "frame" else "face in"
+    seen = "whole frame (--roi frame) in" if s.roi == "frame" else "face in"
     out.print(
-        f"  {seen} {s['face_fraction']:.0%} of {s['n_frames']} frames, {s['duration_s']:.1f} s",
+        f"  {seen} {s.face_fraction:.0%} of {s.n_frames} frames, {s.duration_s:.1f} s",
         highlight=False,
     )
-    b = s["beats"]
-    if s["hrv"]:
-        h = s["hrv"]
+    if s.hrv:
         out.print(
-            f"  HRV from {b['good']} good of {b['count']} beats: SDNN {h['sdnn_ms']} ms, "
-            f"RMSSD {h['rmssd_ms']} ms",
+            f"  HRV from {b.good} good of {b.count} beats: SDNN {s.hrv.sdnn_ms} ms, "
+            f"RMSSD {s.hrv.rmssd_ms} ms",
             highlight=False,
         )
     else:
-        out.print(f"  no HRV: {s['hrv_reason']}", highlight=False)
-    for note in s["notes"]:
+        out.print(f"  no HRV: {s.hrv_reason}", highlight=False)
+    for note in s.notes:
         out.print(f"  note: {note}", highlight=False)
     out.print(f"  results: {shown(paths['report.html'])}", highlight=False)
 
@@ -283,7 +280,7 @@ def train(
         )
     if result.test is not None:
         out.print(
-            f"test ({result.test['clips']} clips, best.pt): MAE {result.test['mae']:.2f} bpm",
+            f"test ({result.test.clips} clips, best.pt): MAE {result.test.mae:.2f} bpm",
             highlight=False,
         )
     out.print(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}", highlight=False)
@@ -345,10 +342,11 @@ def enhance(
     detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
 ) -> None:
     """Restore a compressed video's face with STVEN and write the face crops losslessly."""
+    from rppgkit.models.method import first_with
     from rppgkit.models.rppgnet.enhance import enhance_video
     from rppgkit.models.zoo import weights_or_shipped
 
-    ckpt = weights_or_shipped(weights, "stven+rppgnet")
+    ckpt = weights_or_shipped(weights, first_with("enhancer").name)
     with progress_bar(f"enhancing {source.name}", None) as tick:
         done = enhance_video(source, target, ckpt, detector, on_window=tick)
     out.print(
@@ -371,7 +369,10 @@ def anonymize(
     ] = None,
     random: Annotated[bool, typer.Option("--random", help="...or a random plausible one.")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed of --random.")] = None,
-    estimator: Annotated[str, typer.Option(help="The frozen network to edit through.")] = "physnet",
+    estimator: Annotated[
+        str | None,
+        typer.Option(help="The frozen network to edit through (default: physnet)."),
+    ] = None,
     weights: Annotated[
         Path | None, typer.Option(help="Its checkpoint (default: the one rppgkit ships).")
     ] = None,
@@ -390,6 +391,7 @@ def anonymize(
     detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
 ) -> None:
     """Replace the pulse hidden in a face video with another, leaving it visually the same."""
+    from rppgkit.models.method import first_with
     from rppgkit.models.zoo import weights_or_shipped
     from rppgkit.privacy.edit import EditSettings, anonymize_video
     from rppgkit.privacy.report import edit_report, independent_readers
@@ -411,6 +413,7 @@ def anonymize(
         make = functools.partial(target_from_csv, target_signal)
     else:
         make = functools.partial(random_target, seed=check_seed(seed))
+    estimator = (estimator or first_with("editor").name).lower()
     ckpt = weights_or_shipped(weights, estimator)
     if target_signal is not None and not target_signal.is_file():
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
@@ -463,10 +466,10 @@ def ladder(
 @app.command()
 @user_errors
 def datasets() -> None:
-    """List the dataset formats that evaluate reads."""
-    from rppgkit.datasets import LOADERS
+    """List the dataset formats that evaluate and train read."""
+    from rppgkit.datasets import DATASETS
 
-    for name, loader in sorted(LOADERS.items()):
+    for name, loader in DATASETS.items():
         doc = (loader.__doc__ or "").strip().splitlines()
         out.print(Text(f"{name:10}", "bold"), doc[0] if doc else "")
 

@@ -1,17 +1,30 @@
 """Pure signal-processing building blocks shared by the estimators and the pulse analysis.
 
-Every function takes time along axis 0 and returns new arrays; none keeps state.
+Every function takes time along axis 0 and returns new arrays (or fills the ``out`` it is
+given); none keeps state.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import numpy as np
 from scipy import fft, signal, sparse
 from scipy.sparse.linalg import spsolve
 
 from rppgkit.errors import RppgError, TooShortError
+
+PULSE_BAND_HZ = (0.7, 3.0)
+"""Heart rates rppgkit looks for, in Hz: 42-180 bpm, the band of rPPG-Toolbox and pyVHR. Every
+default band derives from it: the estimators' band-pass, the heart-rate search and the beat
+intervals HRV accepts (`rppgkit.pulse.hrv`), so no stage keeps what another cannot read."""
+GRID_TOLERANCE = 1e-6
+"""How close (in sample periods) the last time must come to a grid point for the point to be
+kept (:func:`uniform_grid`). Timestamps are floats built from products and sums, so a last frame
+that lies exactly on the grid can miss it by rounding: ~1e-15 relative, 1e-8 periods for a day
+of video at 1000 fps. A millionth of a period (33 ns at 30 fps) covers that with margin and is
+far below any camera clock's resolution, so it never adds a point that really lies beyond."""
 
 
 def detrend(x: np.ndarray, lam: float = 100.0) -> np.ndarray:
@@ -35,7 +48,11 @@ def detrend(x: np.ndarray, lam: float = 100.0) -> np.ndarray:
 
 
 def bandpass(
-    x: np.ndarray, fs: float, lo: float = 0.7, hi: float = 3.0, order: int = 4
+    x: np.ndarray,
+    fs: float,
+    lo: float = PULSE_BAND_HZ[0],
+    hi: float = PULSE_BAND_HZ[1],
+    order: int = 4,
 ) -> np.ndarray:
     """Zero-phase Butterworth band-pass along axis 0 (second-order sections, forward-backward).
 
@@ -78,7 +95,7 @@ def resample_uniform(t: np.ndarray, x: np.ndarray, fs: float) -> tuple[np.ndarra
         )
     if times.shape[0] < 2 or np.any(np.diff(times) <= 0):
         raise RppgError("timestamps must be strictly increasing with at least two samples")
-    t_uniform = times[0] + np.arange(int(np.floor((times[-1] - times[0]) * fs + 1e-9)) + 1) / fs
+    t_uniform = uniform_grid(times, fs)
     columns = values.reshape(values.shape[0], -1)
     valid = np.isfinite(columns)
     if np.any(valid.sum(axis=0) < 2):
@@ -87,6 +104,96 @@ def resample_uniform(t: np.ndarray, x: np.ndarray, fs: float) -> tuple[np.ndarra
         [np.interp(t_uniform, times[ok], col[ok]) for col, ok in zip(columns.T, valid.T)]
     )
     return t_uniform, resampled.reshape((t_uniform.size, *values.shape[1:]))
+
+
+def uniform_grid(times: np.ndarray, fs: float) -> np.ndarray:
+    """Sample times a step of ``1/fs`` apart, from the first of increasing `times` to the last.
+
+    Parameters
+    ----------
+    times : np.ndarray
+        ``[N]`` increasing times in seconds (frame timestamps).
+    fs : float
+        Rate of the grid in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        ``[M]`` times: ``times[0] + k / fs`` for every ``k`` that does not pass ``times[-1]``
+        (by more than :data:`GRID_TOLERANCE` periods, which absorbs float rounding).
+    """
+    steps = int(np.floor((times[-1] - times[0]) * fs + GRID_TOLERANCE))
+    return times[0] + np.arange(steps + 1) / fs
+
+
+def window_starts(length: int, window: int) -> list[int]:
+    """Starts of half-overlapping windows covering every one of `length` samples.
+
+    Parameters
+    ----------
+    length : int
+        Samples to cover.
+    window : int
+        Samples per window.
+
+    Returns
+    -------
+    list[int]
+        Starts `window // 2` apart; the last window ends at the end (it may overlap its
+        neighbour more). ``[0]`` when one window covers everything.
+    """
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, window // 2))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    return starts
+
+
+def hann_overlap_add(
+    pieces: Iterable[tuple[int, np.ndarray]], length: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Blend overlapping window outputs into one signal with Hann weights.
+
+    Each output is weighted by a Hann window that is zero just outside it (so its first and
+    last samples still count) and the weighted sum divided by the sum of weights: window borders
+    leave no steps, and every sample is the weighted mean of the windows that cover it, however
+    they overlap (half-overlapping windows, or windows a fixed step apart).
+
+    Parameters
+    ----------
+    pieces : Iterable[tuple[int, np.ndarray]]
+        ``(start, output)`` pairs: a window's output ``[L, ...]`` belongs to samples
+        ``start .. start + L``; the part past `length` is dropped.
+    length : int
+        Samples ``N`` of the blended signal; samples no window covers are 0.
+    out : np.ndarray, optional
+        Zeros ``[N, ...]`` to blend into (a memory map keeps large outputs off the heap);
+        by default a new float array shaped like the outputs.
+
+    Returns
+    -------
+    np.ndarray
+        The blend ``[N, ...]``: `out` itself when given.
+    """
+    weight = np.zeros(length)
+    total = out
+    for start, output in pieces:
+        if total is None:
+            total = np.zeros((length, *output.shape[1:]))
+        keep = min(len(output), length - start)
+        taper = np.hanning(len(output) + 2)[1 : keep + 1]
+        total[start : start + keep] += _along_time(taper, output.ndim) * output[:keep]
+        weight[start : start + keep] += taper
+    if total is None:  # no windows: nothing covers any sample
+        return np.zeros(length)
+    total /= _along_time(np.maximum(weight, 1e-8), total.ndim)
+    return total
+
+
+def _along_time(values: np.ndarray, ndim: int) -> np.ndarray:
+    """``[N]`` values shaped to broadcast along axis 0 of an ``ndim``-dimensional array."""
+    return values.reshape(-1, *(1,) * (ndim - 1))
 
 
 def power_spectrum(

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from rppgkit.errors import RppgError
 
@@ -234,6 +236,86 @@ def scratch_array(
     with tempfile.TemporaryFile(dir=beside) as handle:  # unlinked at once on POSIX
         handle.truncate(max(size, 1))
         return np.memmap(handle, dtype=dtype, mode="r+", shape=shape)
+
+
+class RecordFiles:
+    """Records of fixed shapes appended one at a time (one per video frame, say) to unnamed
+    scratch files, then read back as memory-mapped arrays: a whole video's face crops never sit
+    in memory, and nothing is left on disk however the process ends. Made by `record_files`."""
+
+    def __init__(
+        self,
+        handles: Mapping[str, BinaryIO],
+        layout: Mapping[str, tuple[tuple[int, ...], DTypeLike]],
+    ) -> None:
+        self._handles = handles
+        self._layout = {name: (tuple(shape), np.dtype(dt)) for name, (shape, dt) in layout.items()}
+        self._blank = {n: bytes(int(np.prod(s)) * d.itemsize) for n, (s, d) in self._layout.items()}
+
+    def append(self, name: str, record: np.ndarray) -> None:
+        """Append one record to the file `name`, converted to its dtype."""
+        shape, dtype = self._layout[name]
+        if record.shape != shape:
+            raise ValueError(f"a {name} record is {shape}, not {record.shape}")
+        self._handles[name].write(np.ascontiguousarray(record, dtype).tobytes())
+
+    def append_blank(self) -> None:
+        """Append a record of zeros to every file (a frame with nothing to keep)."""
+        for name, handle in self._handles.items():
+            handle.write(self._blank[name])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every file's records so far, read-only ``[N, *shape]``; the maps outlive the files."""
+        out = {}
+        for name, handle in self._handles.items():
+            shape, dtype = self._layout[name]
+            handle.flush()
+            if handle.tell() == 0:  # an empty file cannot be mapped
+                out[name] = np.zeros((0, *shape), dtype)
+            else:
+                out[name] = np.memmap(handle, dtype, "r").reshape(-1, *shape)
+        return out
+
+
+@contextlib.contextmanager
+def record_files(
+    layout: Mapping[str, tuple[tuple[int, ...], DTypeLike]],
+    beside: str | os.PathLike | None = None,
+) -> Iterator[RecordFiles]:
+    """Open one unnamed scratch file per record kind, closed when the block ends.
+
+    Parameters
+    ----------
+    layout
+        Name -> (shape, dtype) of the records each file holds, e.g.
+        ``{"crops": ((72, 72, 3), np.uint8)}``.
+    beside
+        A folder on the disk to use (default: the system's temporary folder): the output's own
+        disk, where the arrays are copied to a file next.
+
+    Returns
+    -------
+    A context manager yielding the `RecordFiles`; take `arrays()` before the block ends or after.
+    """
+    with contextlib.ExitStack() as stack:
+        handles = {name: stack.enter_context(tempfile.TemporaryFile(dir=beside)) for name in layout}
+        yield RecordFiles(handles, layout)
+
+
+def content_key(parts: Sequence[object]) -> str:
+    """A short name for cached content: 16 hex digits of the SHA-1 of `parts` as JSON.
+
+    Parameters
+    ----------
+    parts
+        Everything the content depends on (format versions, paths, sizes, settings), as JSON
+        values; their order counts.
+
+    Returns
+    -------
+    The key, the same on every machine and Python version for the same parts.
+    """
+    return hashlib.sha1(json.dumps(list(parts)).encode()).hexdigest()[:16]
 
 
 @contextlib.contextmanager

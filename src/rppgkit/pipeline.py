@@ -18,11 +18,11 @@ from scipy.ndimage import median_filter
 
 from rppgkit import dsp
 from rppgkit.checks import COUNT, Range, check, check_fields
-from rppgkit.clip.crop import crop_faces
+from rppgkit.clip.crop import FrameCrops, crop_recorder, recut_crops
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
 from rppgkit.estimators.classic import blood_up
-from rppgkit.estimators.neural import network_clip_spec
+from rppgkit.estimators.neural import load_estimator
 from rppgkit.face.detect import check_detector
 from rppgkit.face.track import DETECT_EVERY
 from rppgkit.fileio import scratch_array, shown
@@ -30,8 +30,9 @@ from rppgkit.pulse.beats import Beats, detect_beats
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv
 from rppgkit.pulse.quality import Quality, assess, discount_damage, hrv_refusal, score_windows
-from rppgkit.trace.extract import Roi, Trace, check_roi, extract_trace
-from rppgkit.video.reader import VideoInfo, open_video
+from rppgkit.summary import BeatsSummary, HRVSummary, QualitySummary, Summary, WindowsSummary
+from rppgkit.trace.extract import FaceCallback, Roi, Trace, check_roi, extract_trace
+from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo, open_video
 
 MIN_WINDOW_COVERAGE = 0.8  # a window needs a face in this share of its samples to get an HR
 SECOND_OPINION = "pos"  # the independent method whose HR the quality index compares against
@@ -45,14 +46,14 @@ class Options:
     """Settings of one measurement; the CLI flags map one to one onto these."""
 
     method: str = "pos"
-    fps: float | None = None  # override the video's frame rate
+    fps: float | None = None  # space frames 1/fps apart when opening the video (Trace keeps it)
     detector: str = "yunet"
     detect_every: int = DETECT_EVERY  # frames between face detections
     max_gap_s: float = 1.0  # longer stretches without a face are not bridged
     window_s: float = 10.0
     step_s: float = 1.0
     min_face_fraction: float = 0.5
-    band_hz: tuple[float, float] = (0.7, 3.0)
+    band_hz: tuple[float, float] = dsp.PULSE_BAND_HZ  # the estimators', HR's and HRV's band
     weights: str | None = None  # checkpoint of a neural method
     min_quality: float = 0.0  # windows whose quality index is lower get no HR
     roi: Roi = "face"  # "frame": the whole frame, for video already cropped to skin
@@ -68,11 +69,9 @@ class Options:
         low, high = self.band_hz
         check("band_hz low", low, Range(0, above=True))
         check("band_hz high", high, Range(low, above=True))
-        estimator = _estimator(self)
         check_detector(self.detector)
         check_roi(self.roi)
-        if estimator.input_kind == "clip":
-            network_clip_spec(self.method, self.weights)  # loads the weights: fail early
+        _estimator(self)  # loads a network's weights: fail early
 
 
 MIN_WINDOW_S, MAX_WINDOW_S = 2.0, 120.0  # heart-rate windows (--window)
@@ -112,41 +111,45 @@ class Measurement:
         """Sample indices (into ``times``) of the systolic peaks."""
         return self.beats.indices
 
-    def summary(self) -> dict[str, object]:
-        """A JSON-ready digest of the measurement."""
-        return {
-            "video": shown(self.video),
-            "method": self.options.method,
-            "detector": self.options.detector,
-            "roi": self.trace.roi,  # "frame": whole frames, no face sought
-            "duration_s": round(float(self.times[-1] - self.times[0]), 3),
-            "n_frames": self.trace.n_frames,
-            "fps": round(self.fs, 4),
-            "face_fraction": round(self.trace.face_fraction, 4),
-            "frames_per_s": _round(self.trace.n_frames / self.trace.elapsed_s, 1),
-            "face_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.gaps(GAP_S)],
-            "frame_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.trace.frame_gaps(GAP_S)],
-            "time_source": self.info.time_source,
-            "rotation": self.info.rotation,
-            "decode_errors": self.trace.decode_errors,
-            "hr_bpm": round(self.heart_rate.bpm, 2),
-            "hr_snr_db": round(self.heart_rate.snr_db, 2),
-            "quality": {
-                **{k: _round(v) for k, v in dataclasses.asdict(self.quality).items()},
-                "second_method": _second_method(self.options.method),
-            },
-            "windows": self._windows_summary(),
-            "beats": {
-                "count": int(self.beats.times_s.size),
-                "good": int(self.beats.good.sum()),
-                "good_fraction": _round(self.beats.good_fraction),
-            },
-            "hrv": None
-            if self.hrv is None
-            else {k: _round(v) for k, v in dataclasses.asdict(self.hrv).items()},
-            "hrv_reason": self.hrv_reason,
-            "notes": self.notes(),
-        }
+    def summary(self) -> Summary:
+        """The digest that summary.json holds and the console and HTML report show.
+
+        Returns
+        -------
+        Summary
+            The figures rounded as written, None where one could not be computed.
+        """
+        trace = self.trace
+        return Summary(
+            video=shown(self.video),
+            method=self.options.method,
+            detector=self.options.detector,
+            roi=trace.roi,
+            duration_s=round(float(self.times[-1] - self.times[0]), 3),
+            n_frames=trace.n_frames,
+            fps=round(self.fs, 4),
+            face_fraction=round(trace.face_fraction, 4),
+            frames_per_s=_round(trace.n_frames / trace.elapsed_s, 1),
+            face_gaps_s=tuple((round(a, 2), round(b, 2)) for a, b in trace.gaps(GAP_S)),
+            frame_gaps_s=tuple((round(a, 2), round(b, 2)) for a, b in trace.frame_gaps(GAP_S)),
+            time_source=self.info.time_source,
+            rotation=self.info.rotation,
+            decode_errors=trace.decode_errors,
+            hr_bpm=round(self.heart_rate.bpm, 2),
+            hr_snr_db=round(self.heart_rate.snr_db, 2),
+            quality=QualitySummary(
+                **_rounded(self.quality), second_method=_second_method(self.options.method)
+            ),
+            windows=self._windows_summary(),
+            beats=BeatsSummary(
+                count=int(self.beats.times_s.size),
+                good=int(self.beats.good.sum()),
+                good_fraction=_round(self.beats.good_fraction),
+            ),
+            hrv=None if self.hrv is None else HRVSummary(**_rounded(self.hrv)),
+            hrv_reason=self.hrv_reason,
+            notes=tuple(self.notes()),
+        )
 
     def notes(self) -> list[str]:
         """What the user needs to know to read the numbers right, one sentence each: frame times
@@ -169,25 +172,25 @@ class Measurement:
             notes.append("the video is greyscale: no second method checks the heart rate")
         return notes
 
-    def _windows_summary(self) -> dict[str, object]:
-        """Statistics of the windows that kept an HR."""
+    def _windows_summary(self) -> WindowsSummary:
+        """The window settings and statistics of the windows that kept an HR."""
         hrs = np.array([w.bpm for w in self.windows], dtype=float)
         snrs = np.array([w.snr_db for w in self.windows], dtype=float)
         index = np.array([w.quality_index for w in self.windows], dtype=float)
         ok = ~np.isnan(hrs)
-        return {
-            "window_s": self.options.window_s,
-            "step_s": self.options.step_s,
-            "count": len(self.windows),
-            "with_hr": int(ok.sum()),
-            "min_quality": self.options.min_quality,
-            "below_min_quality": int(np.sum(index < self.options.min_quality)),
-            "hr_mean_bpm": _round(np.mean(hrs[ok])) if ok.any() else None,
-            "hr_min_bpm": _round(np.min(hrs[ok])) if ok.any() else None,
-            "hr_max_bpm": _round(np.max(hrs[ok])) if ok.any() else None,
-            "snr_mean_db": _round(np.mean(snrs[ok])) if ok.any() else None,
-            "quality_mean": _round(np.nanmean(index)) if np.isfinite(index).any() else None,
-        }
+        return WindowsSummary(
+            window_s=self.options.window_s,
+            step_s=self.options.step_s,
+            count=len(self.windows),
+            with_hr=int(ok.sum()),
+            min_quality=self.options.min_quality,
+            below_min_quality=int(np.sum(index < self.options.min_quality)),
+            hr_mean_bpm=_round(np.mean(hrs[ok])) if ok.any() else None,
+            hr_min_bpm=_round(np.min(hrs[ok])) if ok.any() else None,
+            hr_max_bpm=_round(np.max(hrs[ok])) if ok.any() else None,
+            snr_mean_db=_round(np.mean(snrs[ok])) if ok.any() else None,
+            quality_mean=_round(np.nanmean(index)) if np.isfinite(index).any() else None,
+        )
 
 
 def _time_note(info: VideoInfo) -> str:
@@ -227,6 +230,11 @@ def _round(x: float, nd: int = 2) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
+def _rounded(figures: Quality | HRV) -> dict[str, float | None]:
+    """Every field of a dataclass of figures, rounded to 2 decimals (None where not finite)."""
+    return {k: _round(v) for k, v in dataclasses.asdict(figures).items()}
+
+
 def measure(
     video: str | os.PathLike,
     options: Options | None = None,
@@ -235,7 +243,8 @@ def measure(
 ) -> Measurement:
     """Measure pulse, heart rate and HRV from a face video (file or folder of frames).
 
-    `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
+    The video is decoded once: a neural method's face crops are cut in the pass that makes the
+    RGB trace. `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
     opts.validate()  # fail on a bad setting before decoding anything
@@ -243,17 +252,48 @@ def measure(
     duration = source.info.duration_s
     if duration is not None and duration < opts.window_s:
         raise TooShortError(_too_short(Path(video), duration, opts.window_s, 1 / source.info.fps))
-    trace = extract_trace(
-        source, opts.detector, opts.detect_every, opts.max_gap_s, on_frame=on_frame, roi=opts.roi
+    estimator = _estimator(opts)
+    if estimator.clip is None:
+        return analyse(_trace(source, opts, on_frame), opts)
+    spec = estimator.clip
+    with crop_recorder(spec.size, spec.face_scale, opts.roi) as recorder:
+        trace = _trace(source, opts, on_frame, on_face=recorder)
+        crops = recorder.crops()
+    return analyse(trace, opts, crops)
+
+
+def _trace(
+    source: FileVideo | FrameFolder,
+    opts: Options,
+    on_frame: Callable[[int], None] | None,
+    on_face: FaceCallback | None = None,
+) -> Trace:
+    """The video's RGB trace, made as the options say."""
+    return extract_trace(
+        source,
+        opts.detector,
+        opts.detect_every,
+        opts.max_gap_s,
+        on_frame=on_frame,
+        on_face=on_face,
+        roi=opts.roi,
     )
-    return analyse(trace, opts)
 
 
-def analyse(trace: Trace, options: Options | None = None, **overrides: object) -> Measurement:
+def analyse(
+    trace: Trace,
+    options: Options | None = None,
+    crops: FrameCrops | None = None,
+    **overrides: object,
+) -> Measurement:
     """Everything after the video: estimate the pulse from an RGB trace, then HR and HRV.
 
-    Separate from `measure` so one trace can be analysed by several methods without decoding the
-    video again.
+    Separate from `measure` so one trace can be analysed by several methods. Classic methods
+    need nothing but the trace. A neural method reads face crops: `crops`, cut in the trace's
+    own decoding pass (`rppgkit.clip.crop_recorder`, as `measure` does); without them the video
+    is decoded again to cut them (`rppgkit.clip.recut_crops`). The sampling rate is the one the
+    trace was made at (`Trace.fps_override`, else its timestamps'); `Options.fps` acts where the
+    video is opened.
     """
     opts = dataclasses.replace(options or Options(), **overrides)
     opts.validate()
@@ -261,7 +301,7 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     video = trace.info.path
     _check_face(video, trace, opts)
     _check_frames(video, trace, opts)
-    fs = opts.fps or _frame_rate(trace.times)
+    fs = trace.fps_override or _frame_rate(trace.times)
     times, rgb = dsp.resample_uniform(trace.times, trace.rgb, fs)
     if times[-1] - times[0] < opts.window_s:
         raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
@@ -269,10 +309,11 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     if estimator.input_kind == "trace":
         pulse = estimator(rgb, fs)
     else:
-        pulse = blood_up(_clip_pulse(estimator, trace, times, fs, opts), rgb, fs)
+        clip_pulse = _clip_pulse(estimator, trace, times, fs, opts, crops)
+        pulse = blood_up(clip_pulse, rgb, fs, opts.band_hz)
     hr = heart_rate(pulse, fs, opts.band_hz)
     windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
-    second = None if trace.greyscale else _second_opinion(opts.method, rgb, fs)
+    second = None if trace.greyscale else _second_opinion(opts, rgb, fs)
     beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
     beats = beats.where(valid[beats.indices])
     scored = score_windows(windows, beats, _second_windows(second, fs, opts))
@@ -283,7 +324,7 @@ def analyse(trace: Trace, options: Options | None = None, **overrides: object) -
     )
     quality = discount_damage(quality, trace.decode_errors, trace.n_frames)
     covered = [_share(valid, times - times[0], w.start_s, w.end_s) for w in windows]
-    hrv_result, hrv_reason = _gated_hrv(beats, fs, trace.decode_errors)
+    hrv_result, hrv_reason = _gated_hrv(beats, fs, opts.band_hz, trace.decode_errors)
     return Measurement(
         video=video,
         info=trace.info,
@@ -307,9 +348,9 @@ def _second_method(method: str) -> str:
     return SECOND_OPINION_FOR_POS if method == SECOND_OPINION else SECOND_OPINION
 
 
-def _second_opinion(method: str, rgb: np.ndarray, fs: float) -> np.ndarray:
-    """The pulse that :func:`_second_method` reads from the same skin trace."""
-    return create(_second_method(method))(rgb, fs)
+def _second_opinion(opts: Options, rgb: np.ndarray, fs: float) -> np.ndarray:
+    """The pulse that :func:`_second_method` reads from the same skin trace, in the same band."""
+    return create(_second_method(opts.method), band_hz=opts.band_hz)(rgb, fs)
 
 
 def _second_windows(second: np.ndarray | None, fs: float, opts: Options) -> list[WindowHR] | None:
@@ -341,7 +382,9 @@ def _gate(w: WindowHR, coverage: float, min_quality: float) -> WindowHR:
     return w
 
 
-def _gated_hrv(beats: Beats, fs: float, decode_errors: int = 0) -> tuple[HRV | None, str | None]:
+def _gated_hrv(
+    beats: Beats, fs: float, band_hz: tuple[float, float], decode_errors: int = 0
+) -> tuple[HRV | None, str | None]:
     """HRV of the good beats where they allow it, else None and the reason.
 
     A noisy pulse still has an HR, so a refusal is not an error.
@@ -350,30 +393,45 @@ def _gated_hrv(beats: Beats, fs: float, decode_errors: int = 0) -> tuple[HRV | N
     if reason is not None:
         return None, reason
     try:
-        return hrv(beats.times_s[beats.good] * fs, fs), None
+        return hrv(beats.times_s[beats.good] * fs, fs, band_hz), None
     except TooShortError as exc:
         return None, str(exc)
 
 
 def _estimator(opts: Options) -> Estimator:
+    """The options' method with the options it takes: the band for a classic method (which
+    band-passes its pulse to it), the weights for a neural one."""
     estimator = create(opts.method)
-    if opts.weights is None:
-        return estimator
-    if estimator.input_kind != "clip":
-        raise RppgError(f"--weights is for neural methods; {opts.method!r} needs no training")
-    return create(opts.method, weights=opts.weights)
+    if estimator.input_kind == "trace":
+        if opts.weights is not None:
+            raise RppgError(f"--weights is for neural methods; {opts.method!r} needs no training")
+        return create(opts.method, band_hz=opts.band_hz)
+    return load_estimator(opts.method, opts.weights)
 
 
 def _clip_pulse(
-    estimator: Estimator, trace: Trace, times: np.ndarray, fs: float, opts: Options
+    estimator: Estimator,
+    trace: Trace,
+    times: np.ndarray,
+    fs: float,
+    opts: Options,
+    crops: FrameCrops | None,
 ) -> np.ndarray:
     """Run a neural estimator on face crops cut along the trace's face track, the way its
-    training clips were cut; the crops go through a memory map of an unnamed temporary file,
-    not the heap, and leave nothing behind however the run ends."""
-    spec = network_clip_spec(opts.method, opts.weights)
-    crops = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
-    crop_faces(trace, times, spec.size, spec.face_scale, out=crops, fps=opts.fps)
-    return estimator(crops, fs)
+    training clips were cut (`crops`, or cut now by decoding the video again); the crops on the
+    analysis clock go through a memory map of an unnamed temporary file, not the heap, and
+    leave nothing behind however the run ends."""
+    spec = estimator.clip
+    if crops is None:
+        crops = recut_crops(trace, spec.size, spec.face_scale)
+    elif (crops.size, crops.face_scale) != (spec.size, spec.face_scale):
+        raise RppgError(
+            f"the crops were cut at {crops.size} px and face scale {crops.face_scale:g}, but "
+            f"{opts.method} reads {spec.size} px at {spec.face_scale:g}; cut them with its clip "
+            "settings (the estimator's clip)"
+        )
+    on_clock = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
+    return estimator(crops.on_grid(trace.times, times, out=on_clock), fs)
 
 
 def _too_short(path: Path, duration: float, window_s: float, frame_s: float = 0.0) -> str:
@@ -438,7 +496,8 @@ def _coverage(trace: Trace, times: np.ndarray, max_gap_s: float) -> np.ndarray:
     seen = trace.times[~np.isnan(trace.rgb[:, 0])]
     after = np.clip(np.searchsorted(seen, times), 1, len(seen) - 1)
     gap = seen[after] - seen[after - 1] if len(seen) > 1 else np.zeros_like(times)
-    inside = (times >= seen[0] - 1e-9) & (times <= seen[-1] + 1e-9)
+    slack = dsp.GRID_TOLERANCE * (times[1] - times[0])  # the grid may pass a frame by this
+    inside = (times >= seen[0] - slack) & (times <= seen[-1] + slack)
     return inside & (gap <= max_gap_s + 1e-9)
 
 

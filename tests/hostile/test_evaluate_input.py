@@ -223,7 +223,7 @@ def test_datasets_gives_each_format_a_whole_summary() -> None:
     code, stdout, _ = run("datasets")
     assert code == 0
     lines = stdout.strip().splitlines()
-    assert len(lines) == 7
+    assert len(lines) == 8
     for line in lines:
         _, _, summary = line.partition(" ")
         assert summary.strip().endswith(".") and len(summary.split()) >= 5, line

@@ -150,7 +150,7 @@ def _checkpoint(path: Path, weights_width: int) -> Path:
     save_checkpoint(
         {
             "model": {"name": "physnet", "options": {"width": 8}},
-            "recipe": {"name": "physnet", "options": {}},
+            "task": {"name": "physnet", "options": {}},
             "clip": ClipSpec(frames=32, size=16).as_dict(),
             "state_dict": create("physnet", width=weights_width).state_dict(),
         },
@@ -235,8 +235,8 @@ def _config(sandbox: Path, root: str) -> Path:
         ("model.options.width=-8", ["model.options.width", "whole number of at least 1", "-8"]),
         ("model.options.width=0", ["model.options.width", "got 0"]),
         ("model.options.width=.nan", ["model.options.width", "got nan"]),
-        ("recipe.options.pearson=.nan", ["recipe.options.pearson", "got nan"]),
-        ("recipe.options.frequency=-1", ["recipe.options.frequency", "at least 0"]),
+        ("task.options.pearson=.nan", ["task.options.pearson", "got nan"]),
+        ("task.options.frequency=-1", ["task.options.frequency", "at least 0"]),
         ("data.root=missing", ["missing"]),
     ],
 )
@@ -257,7 +257,7 @@ def test_resume_with_a_changed_setting_names_it(sandbox: Path, places: dict[str,
     save_checkpoint(
         {
             "model": {"name": "physnet", "options": {"width": 4}},
-            "recipe": {"name": "physnet", "options": {}},
+            "task": {"name": "physnet", "options": {}},
             "clip": cfg.data.clip.spec().as_dict(),
             "state_dict": create("physnet", width=4).state_dict(),
             **{key: {} for key in RESUMED},

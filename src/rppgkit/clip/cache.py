@@ -4,17 +4,18 @@ Each recording becomes a folder `<cache>/<key>/` holding `frames.npy` (uint8 cro
 [M, size, size, 3] on a uniform clock), `skin.npy` (the skin mask of each crop, 0/1 uint8
 [M, size, size]: the exact masks of synthetic videos, else the project's skin segmenter),
 `label.npy` (the filtered reference pulse on the same clock), `valid.npy` (a face and a
-reference at that sample) and `meta.json`. The key covers the
-recording, its video file (path, size, time) and the crop settings, so changing either
-recomputes it, while the clip length, overlap and normalisation are applied at load time and
-can change freely (after editing a label file, delete the cache).
+reference at that sample) and `meta.json` (with `labelled`: whether there is a label).
+A recording without a reference (dataset "videos") has no `label.npy`, and its `valid.npy` marks
+only where there is a face: reading its label is an error, never a silent zero or NaN pulse.
+The key covers the recording, its video file (path, size, time) and the crop settings, so
+changing either recomputes it, while the clip length, overlap and normalisation are applied at
+load time and can change freely (after editing a label file, delete the cache).
 Recordings are processed in parallel worker processes; each streams its video and writes
 through a memory map, so memory stays bounded whatever the dataset's size.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,11 +35,11 @@ from rppgkit.clip.crop import (
     open_memmap,
     uniform_grid,
 )
-from rppgkit.datasets import Recording
+from rppgkit.datasets import DatasetError, Recording
 from rppgkit.errors import RppgError
-from rppgkit.fileio import ensure_dir
+from rppgkit.fileio import content_key, ensure_dir, record_files
 from rppgkit.parallel import process_pool
-from rppgkit.trace.extract import FACE_PATH_VERSION, Roi, extract_trace
+from rppgkit.trace.extract import FACE_PATH_VERSION, Roi, Trace, extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, open_video
 
 LABEL_BAND_HZ = (0.5, 4.0)  # keeps harmonics of the pulse shape, drops drift
@@ -55,6 +56,7 @@ class CachedRecording:
     folder: Path
     length: int  # samples M
     fs: float
+    labelled: bool = True  # whether it has a reference pulse (a label)
 
     def frames(self) -> np.ndarray:
         return np.load(self.folder / "frames.npy", mmap_mode="r")
@@ -63,6 +65,12 @@ class CachedRecording:
         return np.load(self.folder / "skin.npy", mmap_mode="r")
 
     def label(self) -> np.ndarray:
+        """The reference pulse on the clip clock; DatasetError for a recording without one."""
+        if not self.labelled:
+            raise DatasetError(
+                f"{self.id} has no reference pulse, so no label; train on it with a task that "
+                "learns from unlabelled clips"
+            )
         return np.load(self.folder / "label.npy", mmap_mode="r")
 
     def valid(self) -> np.ndarray:
@@ -115,62 +123,90 @@ def prepare_one(
         meta = json.loads((folder / "meta.json").read_text())
     except RppgError as exc:
         return str(exc)
-    return CachedRecording(rec.id, rec.subject, rec.group, folder, meta["length"], meta["fs"])
+    return CachedRecording(
+        rec.id,
+        rec.subject,
+        rec.group,
+        folder,
+        meta["length"],
+        meta["fs"],
+        meta.get("labelled", True),  # caches written before unlabelled ones all had labels
+    )
 
 
 def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str, roi: Roi) -> None:
-    """One decoding pass: the face track and each frame's face and skin crops (appended to raw
-    files), then both placed on the uniform clock."""
-    ref = rec.reference()
-    exact = _PackedMasks(rec.skin_masks) if rec.skin_masks is not None else None
+    """One decoding pass: the face track and each frame's face and skin crops, then both placed
+    on the uniform clock with the label (if the recording has a reference) and `valid`."""
+    ref = rec.reference() if rec.labelled else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    size, scale = spec.size, spec.face_scale
-    blank = np.zeros((size, size, 3), np.uint8)
     try:
-        with open(tmp / "faces.raw", "wb") as faces, open(tmp / "skins.raw", "wb") as skins:
-
-            def keep(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
-                mask = exact.next() if exact is not None else skin  # one mask per frame
-                if box is None:
-                    faces.write(blank.tobytes())
-                    skins.write(blank[..., 0].tobytes())
-                    return
-                faces.write(clip_crop(rgb, box, size, scale, roi).tobytes())
-                if mask is None:
-                    mask = np.zeros(rgb.shape[:2], bool)
-                cut = clip_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale, roi)
-                skins.write((cut > 127).astype(np.uint8).tobytes())
-
-            video = open_video(rec.video, fps=rec.fps)
-            if rec.clean is None:
-                trace = extract_trace(video, detector, on_face=keep, roi=roi)
-            else:  # track the face on the original and cut this re-encoding at the same boxes
-                clean = open_video(rec.clean, fps=rec.fps)
-                trace = extract_trace(clean, detector, on_face=_paired(video, keep), roi=roi)
-        ref.check(float(trace.times[-1] - trace.times[0]))
+        trace, per_frame = _crops(rec, spec, detector, roi, tmp)
+        if ref is not None:
+            ref.check(float(trace.times[-1] - trace.times[0]))
         grid = uniform_grid(trace.times, spec.fs)
         frame_of = nearest_index(trace.times, grid)
-        for raw, name, shape in (
-            ("faces.raw", "frames.npy", blank.shape),
-            ("skins.raw", "skin.npy", blank.shape[:2]),
-        ):
-            per_frame = np.memmap(tmp / raw, np.uint8, "r").reshape(-1, *shape)
-            out = open_memmap(tmp / name, (len(grid), *shape), "uint8")
-            for lo in range(0, len(grid), 1024):  # bounded memory: a block of crops at a time
-                out[lo : lo + 1024] = per_frame[frame_of[lo : lo + 1024]]
-            out.flush()
-            del out, per_frame
-            (tmp / raw).unlink()
+        for name, records in per_frame.items():
+            _save_on_grid(tmp / f"{name}.npy", records, frame_of)
+        del per_frame, records  # unmaps the scratch files, freeing their disk space
         _, have = filled_boxes(trace)
-        label = ref.on_clock(grid, LABEL_BAND_HZ)
-        np.save(tmp / "label.npy", np.nan_to_num(label).astype(np.float32))
-        np.save(tmp / "valid.npy", have[frame_of] & np.isfinite(label))
-        meta = {"id": rec.id, "video": str(rec.video), "length": len(grid), "fs": spec.fs}
+        valid = have[frame_of]
+        if ref is not None:
+            label = ref.on_clock(grid, LABEL_BAND_HZ)
+            np.save(tmp / "label.npy", np.nan_to_num(label).astype(np.float32))
+            valid &= np.isfinite(label)
+        np.save(tmp / "valid.npy", valid)
+        meta = {
+            "id": rec.id,
+            "video": str(rec.video),
+            "length": len(grid),
+            "fs": spec.fs,
+            "labelled": ref is not None,
+        }
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _crops(
+    rec: Recording, spec: ClipSpec, detector: str, roi: Roi, scratch: Path
+) -> tuple[Trace, dict[str, np.ndarray]]:
+    """Track the face and cut each frame's crop ("frames") and skin-mask crop ("skin"),
+    streamed to unnamed files in `scratch` and returned memory-mapped, one record per frame."""
+    exact = _PackedMasks(rec.skin_masks) if rec.skin_masks is not None else None
+    size, scale = spec.size, spec.face_scale
+    layout = {"frames": ((size, size, 3), np.uint8), "skin": ((size, size), np.uint8)}
+    with record_files(layout, beside=scratch) as files:
+
+        def keep(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
+            mask = exact.next() if exact is not None else skin  # one mask per frame
+            if box is None:
+                files.append_blank()
+                return
+            files.append("frames", clip_crop(rgb, box, size, scale, roi))
+            if mask is None:
+                mask = np.zeros(rgb.shape[:2], bool)
+            cut = clip_crop(mask.view(np.uint8) * np.uint8(255), box, size, scale, roi)
+            files.append("skin", (cut > 127).astype(np.uint8))
+
+        video = open_video(rec.video, fps=rec.fps)
+        if rec.clean is None:
+            trace = extract_trace(video, detector, on_face=keep, roi=roi)
+        else:  # track the face on the original and cut this re-encoding at the same boxes
+            clean = open_video(rec.clean, fps=rec.fps)
+            trace = extract_trace(clean, detector, on_face=_paired(video, keep), roi=roi)
+        return trace, files.arrays()
+
+
+def _save_on_grid(path: Path, per_frame: np.ndarray, frame_of: np.ndarray) -> None:
+    """Save the records of frames `frame_of` (one per grid sample) as a .npy file, a block of
+    records at a time, so memory stays bounded."""
+    out = open_memmap(path, (len(frame_of), *per_frame.shape[1:]), per_frame.dtype.str)
+    for lo in range(0, len(frame_of), 1024):
+        out[lo : lo + 1024] = per_frame[frame_of[lo : lo + 1024]]
+    out.flush()
+    del out
 
 
 def _paired(
@@ -228,7 +264,9 @@ def _key(rec: Recording, spec: ClipSpec, detector: str, roi: Roi) -> str:
         parts.append(str(rec.clean.resolve()))
     if roi != "face":  # whole frames; face caches keep their keys
         parts.append(roi)
-    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
+    if not rec.labelled:  # labelled recordings keep their keys
+        parts.append("unlabelled")
+    return content_key(parts)
 
 
 def chunk_starts(valid: np.ndarray, frames: int, step: int) -> list[int]:

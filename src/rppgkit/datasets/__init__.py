@@ -1,8 +1,10 @@
-"""Datasets: recordings with a reference pulse, each format picked by name from one registry."""
+"""Datasets: recordings (most with a reference pulse), each format picked by name from one
+registry."""
 
-from rppgkit.datasets import cohface, ladder, manifest, pure, ubfc  # noqa: F401  (registers)
+from rppgkit.datasets import cohface, ladder, manifest, pure, ubfc, videos  # noqa: F401  (registers)
 from rppgkit.datasets.base import (
-    LOADERS,
+    DATASETS,
+    DataKind,
     DatasetError,
     Recording,
     Reference,
@@ -13,7 +15,8 @@ from rppgkit.datasets.base import (
 from rppgkit.datasets.splits import split_by_list, split_by_rule
 
 __all__ = [
-    "LOADERS",
+    "DATASETS",
+    "DataKind",
     "DatasetError",
     "Recording",
     "Reference",

@@ -1,4 +1,4 @@
-"""What every dataset yields: recordings (a video, its subject) with a reference pulse.
+"""What every dataset yields: recordings (a video, its subject), most with a reference pulse.
 
 Loaders list recordings cheaply; each recording reads and checks its ground truth only when asked,
 so one broken label file costs that recording, not the whole dataset.
@@ -17,7 +17,7 @@ import numpy as np
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError
-
+from rppgkit.registry import Registry
 
 DataKind = Literal["labelled", "paired", "unlabelled", "episodic"]
 """What a training task learns from: clips with their reference pulse; compression-ladder pairs
@@ -85,20 +85,32 @@ class Reference:
 
 @dataclass(frozen=True)
 class Recording:
-    """One video of one subject, and how to read its reference."""
+    """One video of one subject, and how to read its reference (None: it has none)."""
 
     dataset: str
     id: str  # unique within the dataset
     subject: str
     video: Path  # a video file or a folder of frames
-    read_reference: Callable[[], Reference] = field(repr=False, compare=False)
+    read_reference: Callable[[], Reference] | None = field(default=None, repr=False, compare=False)
     fps: float | None = None  # frame rate to use when the video's own metadata is wrong
     group: str = ""  # a condition to report separately, e.g. the compression level
     skin_masks: Path | None = None  # exact per-frame skin masks (synthetic data), if any
     clean: Path | None = None  # for a re-encoded video: the original, whose face track it shares
 
+    @property
+    def labelled(self) -> bool:
+        """Whether the recording has a reference pulse (supervised training and evaluation
+        need one; self-supervised training does not)."""
+        return self.read_reference is not None
+
     def reference(self) -> Reference:
-        """The ground truth, read and checked now; DatasetError names the file if it is bad."""
+        """The ground truth, read and checked now; DatasetError names the file if it is bad, or
+        says that the recording has none."""
+        if self.read_reference is None:
+            raise DatasetError(
+                f"{self.id}: the {self.dataset} recording has no reference pulse; give a dataset "
+                "with ground truth, or use it only to train without labels"
+            )
         try:
             return self.read_reference().check()
         except DatasetError:
@@ -117,33 +129,41 @@ class Recording:
 
 
 Loader = Callable[[Path], list[Recording]]
-LOADERS: dict[str, Loader] = {}
+"""Root folder (or file) -> its recordings; the first line of its docstring describes it."""
+DATASETS: Registry[Loader] = Registry("dataset", error=DatasetError)
+"""The loaders by dataset name (filled by importing rppgkit.datasets)."""
 
 
 def register_dataset(name: str) -> Callable[[Loader], Loader]:
     """Add a loader (root folder or file -> recordings) to the registry under `name`."""
-
-    def add(loader: Loader) -> Loader:
-        LOADERS[name] = loader
-        return loader
-
-    return add
+    return DATASETS.register(name)
 
 
 def available_datasets() -> list[str]:
-    return sorted(LOADERS)
+    """The names of the known dataset formats, sorted."""
+    return list(DATASETS)
 
 
 def load_dataset(name: str, root: str | os.PathLike) -> list[Recording]:
-    """The recordings of dataset `name` stored at `root`, in a stable order."""
-    if name not in LOADERS:
-        raise DatasetError(
-            f"unknown dataset {name!r}; choose one of: {', '.join(available_datasets())}"
-        )
+    """The recordings of dataset `name` (any case) stored at `root`, in a stable order.
+
+    Parameters
+    ----------
+    name
+        A registered format, such as "ubfc-rppg" or "videos".
+    root
+        The dataset's folder (or, for some formats, its index file).
+
+    Returns
+    -------
+    The recordings; DatasetError if the name is unknown, `root` is missing, holds none, or two
+    share an id.
+    """
+    loader = DATASETS.get(name)
     path = Path(root)
     if not path.exists():
         raise DatasetError(f"{path} does not exist; give the dataset's folder")
-    recordings = LOADERS[name](path)
+    recordings = loader(path)
     if not recordings:
         raise DatasetError(f"no {name} recordings found under {path}; is it the right dataset?")
     ids = [r.id for r in recordings]

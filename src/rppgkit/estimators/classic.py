@@ -6,13 +6,17 @@ checks each one against a separate loop-by-loop implementation of the paper's al
 
 All methods take linear R, G, B (any scale) sampled uniformly at ``fs`` Hz. They share one
 finishing step that the papers leave to the user (rPPG-Toolbox applies the same to every method):
-the output is band-passed to 0.7-3.0 Hz and oriented so that more blood (darker skin) is up,
+the output is band-passed to the pulse band and oriented so that more blood (darker skin) is up,
 judged by anti-correlation with the band-passed green channel. That makes the methods
-interchangeable downstream: same band, same polarity for beat detection.
+interchangeable downstream: same band, same polarity for beat detection. The band is each
+method's ``band_hz`` option (default :data:`rppgkit.dsp.PULSE_BAND_HZ`, 0.7-3.0 Hz; the pipeline
+passes ``Options.band_hz``); the band-passes inside CHROM's intervals and ICA's choice of source
+use it too.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 
@@ -23,7 +27,7 @@ from rppgkit import dsp
 from rppgkit.errors import RppgError
 from rppgkit.estimators.registry import register
 
-PULSE_BAND = (0.7, 3.0)
+Band = tuple[float, float]  # low and high edge in Hz
 WINDOW_S = 1.6
 """Window (s) of CHROM, POS and PBV: about one pulse period (de Haan & Jeanne 2013; Wang 2017)."""
 PBV_SIGNATURE = np.array([0.33, 0.77, 0.53])
@@ -66,14 +70,16 @@ def _window_length(n: int, fs: float, seconds: float) -> int:
     return min(n, max(4, round(seconds * fs)))
 
 
-def _hann_overlap_add(
+def _interval_overlap_add(
     signals: np.ndarray, fs: float, window: Callable[[np.ndarray, float], np.ndarray]
 ) -> np.ndarray:
     """De Haan & Jeanne's interval processing: ``window`` on each ``WINDOW_S`` interval, half
     overlapping, the outputs multiplied by a Hann window and summed.
 
     Half-overlapping Hann windows sum to a constant, so the sum needs no normalisation; as in the
-    paper, samples after the last whole interval stay zero (fewer than half a window).
+    paper, samples after the last whole interval stay zero (fewer than half a window). This is
+    the papers' own scheme, kept exact; :func:`rppgkit.dsp.hann_overlap_add` is the normalised
+    blend the rest of rppgkit uses (ICA here, the networks).
     """
     n = signals.shape[0]
     length = _window_length(n, fs, WINDOW_S)
@@ -84,17 +90,34 @@ def _hann_overlap_add(
     return total
 
 
-def _finish(raw: np.ndarray, rgb: np.ndarray, fs: float) -> np.ndarray:
-    """Band-pass ``raw`` to the pulse band, zero mean, blood volume up (:func:`blood_up`)."""
-    pulse = dsp.bandpass(raw, fs, *PULSE_BAND)
-    return blood_up(pulse - pulse.mean(), rgb, fs)
+def _finish(raw: np.ndarray, rgb: np.ndarray, fs: float, band_hz: Band) -> np.ndarray:
+    """Band-pass ``raw`` to ``band_hz``, zero mean, blood volume up (:func:`blood_up`)."""
+    pulse = dsp.bandpass(raw, fs, *band_hz)
+    return blood_up(pulse - pulse.mean(), rgb, fs, band_hz)
 
 
-def blood_up(pulse: np.ndarray, rgb: np.ndarray, fs: float) -> np.ndarray:
-    """``pulse`` or ``-pulse``, whichever anti-correlates with the band-passed green channel of
-    the skin trace ``rgb`` ``[N, 3]``: more blood (darker skin) up, as a contact PPG shows it,
-    whatever sign convention produced the pulse (a network's labels, for instance)."""
-    green = dsp.bandpass(rgb[:, _GREEN], fs, *PULSE_BAND)
+def blood_up(
+    pulse: np.ndarray, rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ
+) -> np.ndarray:
+    """Orient a pulse so that more blood (darker skin) is up, as a contact PPG shows it.
+
+    Parameters
+    ----------
+    pulse : np.ndarray
+        ``[N]`` pulse of any sign convention (a network's labels, for instance).
+    rgb : np.ndarray
+        ``[N, 3]`` the skin trace the pulse was read from, at the same rate.
+    fs : float
+        Sampling rate in Hz.
+    band_hz : Band
+        The pulse band the green channel is band-passed to before comparing.
+
+    Returns
+    -------
+    np.ndarray
+        ``pulse`` or ``-pulse``, whichever anti-correlates with the band-passed green channel.
+    """
+    green = dsp.bandpass(rgb[:, _GREEN], fs, *band_hz)
     return -pulse if np.dot(pulse, green) > 0 else pulse
 
 
@@ -105,17 +128,17 @@ def _project_out(rgb: np.ndarray, direction: np.ndarray) -> np.ndarray:
 
 
 @register("green", description="GREEN (Verkruysse 2008): the band-passed green channel")
-def green(rgb: np.ndarray, fs: float) -> np.ndarray:
+def green(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """GREEN (Verkruysse, Svaasand & Nelson, Opt. Express 2008).
 
     Algorithm: the mean green value of the skin region per frame, band-passed; green is where
     haemoglobin absorption gives the strongest pulse. No deviation.
     """
     trace = _as_trace(rgb)
-    return _finish(trace[:, _GREEN], trace, fs)
+    return _finish(trace[:, _GREEN], trace, fs, band_hz)
 
 
-def _ica_window(trace: np.ndarray, fs: float, seed: int) -> np.ndarray:
+def _ica_window(trace: np.ndarray, fs: float, seed: int, band_hz: Band) -> np.ndarray:
     """Poh et al. on one window: detrend, standardise, FastICA, the source with the highest
     in-band spectral peak; standardised and oriented like the green channel's pulse."""
     from sklearn.decomposition import FastICA
@@ -134,7 +157,7 @@ def _ica_window(trace: np.ndarray, fs: float, seed: int) -> np.ndarray:
 
     def peak_power(source: np.ndarray) -> float:
         freqs, power = dsp.power_spectrum(source, fs)
-        return float(power[(freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])].max())
+        return float(power[(freqs >= band_hz[0]) & (freqs <= band_hz[1])].max())
 
     best = max(sources.T, key=peak_power)
     best = _safe_div(best - best.mean(), best.std())
@@ -142,7 +165,13 @@ def _ica_window(trace: np.ndarray, fs: float, seed: int) -> np.ndarray:
 
 
 @register("ica", description="ICA (Poh 2010/2011): FastICA on 30 s windows, highest-peak source")
-def ica(rgb: np.ndarray, fs: float, seed: int = 0, step_s: float = ICA_STEP_S) -> np.ndarray:
+def ica(
+    rgb: np.ndarray,
+    fs: float,
+    seed: int = 0,
+    step_s: float = ICA_STEP_S,
+    band_hz: Band = dsp.PULSE_BAND_HZ,
+) -> np.ndarray:
     """ICA (Poh, McDuff & Picard, Opt. Express 2010; IEEE TBME 2011).
 
     Algorithm (the 2011 paper): on 30 s windows sliding by 1 s, detrend R, G, B (smoothness
@@ -150,10 +179,10 @@ def ica(rgb: np.ndarray, fs: float, seed: int = 0, step_s: float = ICA_STEP_S) -
     standardise each, unmix into three sources, and keep the source whose power spectrum has the
     highest peak in the pulse band. Deviations: FastICA (scikit-learn, seeded) instead of JADE,
     which separates three sources equally well; the 2011 paper's 5-point moving average and
-    0.7-4 Hz FIR filter are replaced by the shared 0.7-3 Hz band-pass. Poh reports one HR per
-    window; to give a continuous pulse, each window's source is standardised, its sign set to
-    anti-correlate with the window's green channel, and the windows are Hann-weighted and
-    averaged. A trace shorter than 30 s is one window.
+    0.7-4 Hz FIR filter are replaced by the shared band-pass (0.7-3 Hz by default). Poh reports
+    one HR per window; to give a continuous pulse, each window's source is standardised, its
+    sign set to anti-correlate with the window's green channel, and the windows are blended with
+    Hann weights (:func:`rppgkit.dsp.hann_overlap_add`). A trace shorter than 30 s is one window.
     """
     trace = _as_trace(rgb)
     n = trace.shape[0]
@@ -162,26 +191,21 @@ def ica(rgb: np.ndarray, fs: float, seed: int = 0, step_s: float = ICA_STEP_S) -
     starts = list(range(0, n - length + 1, step))
     if starts[-1] + length < n:
         starts.append(n - length)
-    taper = np.hanning(length + 2)[1:-1]
-    total, weight = np.zeros(n), np.zeros(n)
-    for start in starts:
-        span = slice(start, start + length)
-        total[span] += taper * _ica_window(trace[span], fs, seed)
-        weight[span] += taper
-    return _finish(_safe_div(total, weight), trace, fs)
+    sources = ((s, _ica_window(trace[s : s + length], fs, seed, band_hz)) for s in starts)
+    return _finish(dsp.hann_overlap_add(sources, n), trace, fs, band_hz)
 
 
-def _chrom_window(rgb: np.ndarray, fs: float) -> np.ndarray:
+def _chrom_window(rgb: np.ndarray, fs: float, band_hz: Band) -> np.ndarray:
     """CHROM on one interval: normalise by the interval's mean, chrominance pair, band-pass
     both inside the interval, ``Xf - alpha Yf``."""
     r, g, b = _normalise(rgb).T
     chroma = np.column_stack([3 * r - 2 * g, 1.5 * r + g - 1.5 * b])
-    xf, yf = dsp.bandpass(chroma, fs, *PULSE_BAND).T
+    xf, yf = dsp.bandpass(chroma, fs, *band_hz).T
     return xf - _safe_div(xf.std(), yf.std()) * yf
 
 
 @register("chrom", description="CHROM (de Haan & Jeanne 2013): chrominance, alpha per window")
-def chrom(rgb: np.ndarray, fs: float) -> np.ndarray:
+def chrom(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """CHROM (de Haan & Jeanne, IEEE TBME 2013), the windowed form of its section on
     overlap-add.
 
@@ -192,7 +216,8 @@ def chrom(rgb: np.ndarray, fs: float) -> np.ndarray:
     finishing band-pass and polarity.
     """
     trace = _as_trace(rgb)
-    return _finish(_hann_overlap_add(trace, fs, _chrom_window), trace, fs)
+    window = functools.partial(_chrom_window, band_hz=band_hz)
+    return _finish(_interval_overlap_add(trace, fs, window), trace, fs, band_hz)
 
 
 def _pos_windows(windows: np.ndarray) -> np.ndarray:
@@ -204,7 +229,7 @@ def _pos_windows(windows: np.ndarray) -> np.ndarray:
 
 
 @register("pos", description="POS (Wang 2017): plane-orthogonal-to-skin projection")
-def pos(rgb: np.ndarray, fs: float) -> np.ndarray:
+def pos(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """POS (Wang, den Brinker, Stuijk & de Haan, IEEE TBME 2017), Algorithm 1.
 
     Algorithm: for every window of 1.6 s ending at frame n (sliding by one frame): divide R, G,
@@ -222,7 +247,7 @@ def pos(rgb: np.ndarray, fs: float) -> np.ndarray:
         h = _pos_windows(windows[first : first + _CHUNK])
         for k in range(length):  # h[m, k] belongs to frame first + m + k
             total[first + k : first + k + h.shape[0]] += h[:, k]
-    return _finish(total, trace, fs)
+    return _finish(total, trace, fs, band_hz)
 
 
 def _pbv_window(rgb: np.ndarray, fs: float) -> np.ndarray:
@@ -238,7 +263,7 @@ def _pbv_window(rgb: np.ndarray, fs: float) -> np.ndarray:
 
 
 @register("pbv", description="PBV (de Haan & van Leest 2014): blood-volume signature projection")
-def pbv(rgb: np.ndarray, fs: float) -> np.ndarray:
+def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """PBV (de Haan & van Leest, Physiol. Meas. 2014).
 
     Algorithm: per 1.6 s interval, half-overlapping as in CHROM: divide R, G, B by their mean
@@ -251,11 +276,11 @@ def pbv(rgb: np.ndarray, fs: float) -> np.ndarray:
     step (rPPG-Toolbox instead estimates ``Pbv`` from the video itself).
     """
     trace = _as_trace(rgb)
-    return _finish(_hann_overlap_add(trace, fs, _pbv_window), trace, fs)
+    return _finish(_interval_overlap_add(trace, fs, _pbv_window), trace, fs, band_hz)
 
 
 @register("lgi", description="LGI (Pilz 2018): project out the principal colour component")
-def lgi(rgb: np.ndarray, fs: float) -> np.ndarray:
+def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """LGI, local group invariance (Pilz, Zaunseder, Krajewski & Blazek, CVPR-W 2018).
 
     Algorithm: the first left singular vector ``u`` of the ``[3, N]`` colour matrix is the
@@ -265,11 +290,11 @@ def lgi(rgb: np.ndarray, fs: float) -> np.ndarray:
     """
     trace = _as_trace(rgb)
     principal = np.linalg.svd(trace.T, full_matrices=False)[0][:, 0]
-    return _finish(_project_out(trace, principal), trace, fs)
+    return _finish(_project_out(trace, principal), trace, fs, band_hz)
 
 
 @register("omit", description="OMIT (Casado & Lopez 2023): QR basis, first vector projected out")
-def omit(rgb: np.ndarray, fs: float) -> np.ndarray:
+def omit(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """OMIT, orthogonal matrix image transformation (Casado & Lopez, Face2PPG, 2023).
 
     Algorithm: QR-decompose the ``[3, N]`` colour matrix; its first orthonormal basis vector
@@ -279,4 +304,4 @@ def omit(rgb: np.ndarray, fs: float) -> np.ndarray:
     """
     trace = _as_trace(rgb)
     basis = np.linalg.qr(trace.T)[0][:, 0]
-    return _finish(_project_out(trace, basis), trace, fs)
+    return _finish(_project_out(trace, basis), trace, fs, band_hz)

@@ -1,5 +1,6 @@
-"""Trained networks as estimators: every registered model is a method like POS, given weights
-(or, for the networks rppgkit ships, with the shipped ones by default).
+"""Trained networks as estimators: every registered method whose network reads a pulse is a
+method like POS, given weights (or, for the networks rppgkit ships, with the shipped ones by
+default).
 
 The estimators import PyTorch only when called, so listing methods stays fast.
 """
@@ -7,13 +8,14 @@ The estimators import PyTorch only when called, so listing methods stays fast.
 from __future__ import annotations
 
 import functools
+import os
+from dataclasses import replace
 
 import numpy as np
 
-from rppgkit.clip import ClipSpec
-from rppgkit.estimators.registry import register
-from rppgkit.models import PULSE_MODELS
-from rppgkit.models.zoo import shipped_weights, weights_or_shipped
+from rppgkit.estimators.registry import Estimator, create, register
+from rppgkit.models.method import METHODS
+from rppgkit.models.zoo import weights_or_shipped
 
 
 def network_estimate(
@@ -25,15 +27,30 @@ def network_estimate(
     return network_pulse(load_network(weights_or_shipped(weights, name), expect=name), x, fs)
 
 
-def network_clip_spec(name: str, weights: str | None) -> ClipSpec:
-    """How the network in `weights` wants its face crops cut."""
-    from rppgkit.models.inference import load_network
+def load_estimator(name: str, weights: str | os.PathLike | None = None) -> Estimator:
+    """The neural estimator `name` with its network loaded once (from `weights`, or the shipped
+    checkpoint), carrying the clip format it reads.
 
-    return load_network(weights_or_shipped(weights, name), expect=name).spec
+    Parameters
+    ----------
+    name
+        A registered method whose network reads a pulse.
+    weights
+        Its checkpoint; None for the one rppgkit ships.
+
+    Returns
+    -------
+    The estimator, ready to call on face crops cut as its ``clip`` says.
+    """
+    from rppgkit.models.inference import load_network, network_pulse
+
+    net = load_network(weights_or_shipped(weights, name), expect=name.lower())
+    return replace(create(name), fn=functools.partial(network_pulse, net), clip=net.spec)
 
 
-for _name in PULSE_MODELS:
-    _weights = "shipped weights, or --weights" if shipped_weights(_name) else "needs --weights"
-    register(_name, input_kind="clip", description=f"neural network {_name} ({_weights})")(
-        functools.partial(network_estimate, name=_name)
-    )
+for _name, _method in METHODS.items():
+    if _method.pulse:
+        _weights = "shipped weights, or --weights" if _method.shipped() else "needs --weights"
+        register(_name, input_kind="clip", description=f"{_method.description} ({_weights})")(
+            functools.partial(network_estimate, name=_name)
+        )

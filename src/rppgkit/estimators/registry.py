@@ -6,11 +6,14 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from rppgkit.errors import RppgError
+
+if TYPE_CHECKING:
+    from rppgkit.clip.crop import ClipSpec
 
 InputKind = Literal["trace", "clip"]
 PulseFn = Callable[[np.ndarray, float], np.ndarray]
@@ -21,13 +24,16 @@ class Estimator:
     """A named pulse estimator: ``estimator(x, fs)`` returns the pulse ``[N]``.
 
     ``input_kind`` says what ``x`` is: ``"trace"`` is the mean skin RGB ``[N, 3]``, ``"clip"`` the
-    face crops ``[N, H, W, 3]``; callers use it to decide what to extract from the video.
+    face crops ``[N, H, W, 3]``; callers use it to decide what to extract from the video. A clip
+    estimator whose network is loaded (`rppgkit.estimators.neural.load_estimator`) carries the
+    clip format its crops must be cut in (``clip``).
     """
 
     name: str
     input_kind: InputKind
     fn: PulseFn
     description: str
+    clip: ClipSpec | None = None
 
     def __call__(self, x: np.ndarray, fs: float) -> np.ndarray:
         """Estimate the pulse of ``x`` sampled at ``fs`` Hz."""
@@ -42,7 +48,9 @@ def register(
 ) -> Callable[[PulseFn], PulseFn]:
     """Decorator adding ``fn(x, fs, **options)`` to the registry under ``name``; returns ``fn``.
 
-    The description defaults to the first line of the function's docstring.
+    A ``"trace"`` estimator must take ``band_hz=(low, high)``: the pulse band in Hz that the
+    pipeline passes from ``Options.band_hz`` (default ``rppgkit.dsp.PULSE_BAND_HZ``). The
+    description defaults to the first line of the function's docstring.
     """
 
     def decorate(fn: PulseFn) -> PulseFn:

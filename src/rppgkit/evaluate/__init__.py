@@ -10,6 +10,7 @@ from pathlib import Path
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
 from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.evaluate.records import Result, WindowResults
 from rppgkit.evaluate.reference import ReferenceSource
 from rppgkit.evaluate.report import write_evaluation
 from rppgkit.evaluate.run import Outcome, evaluate_recordings, load_results
@@ -61,18 +62,26 @@ def evaluate(
     return Evaluation(out, metrics, outcomes, skipped)
 
 
-def _by_group(results: dict[str, list[dict]]) -> dict[str, list[dict]]:
+def _by_group(results: dict[str, list[Result]]) -> dict[str, list[Result]]:
     """Report each condition (e.g. compression level) apart, as 'method @ group', after the
     method over all of them."""
-    groups = sorted({r.get("group", "") for rows in results.values() for r in rows})
+    groups = sorted({r.group for rows in results.values() for r in rows})
     if groups == [""]:
         return results
     out = {}
     for method, rows in results.items():
         out[method] = rows
         for group in groups:
-            out[f"{method} @ {group}"] = [r for r in rows if r.get("group", "") == group]
+            out[f"{method} @ {group}"] = [r for r in rows if r.group == group]
     return out
 
 
-__all__ = ["Evaluation", "Interval", "Outcome", "evaluate", "hr_metrics"]
+__all__ = [
+    "Evaluation",
+    "Interval",
+    "Outcome",
+    "Result",
+    "WindowResults",
+    "evaluate",
+    "hr_metrics",
+]

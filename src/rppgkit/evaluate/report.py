@@ -13,28 +13,42 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.evaluate.records import Result
 from rppgkit.fileio import atomic_path, ensure_dir, inside, write_json, write_text
 
 LEVELS = ("window", "video")
 
 
-def level_pairs(rows: list[dict], level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Estimated HR, reference HR and SNR over all recordings, per window or per video."""
+def level_pairs(rows: list[Result], level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimated HR, reference HR and SNR over all recordings, per window or per video.
+
+    Parameters
+    ----------
+    rows : list[Result]
+        One method's results.
+    level : str
+        "window" or "video".
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray, np.ndarray]
+        ``[K]`` each, only the pairs where both HRs exist.
+    """
     if level == "video":
-        est = [r["hr_bpm"] for r in rows]
-        ref = [r["ref_hr_bpm"] for r in rows]
-        snr = [r["snr_db"] for r in rows]
+        est = [r.hr_bpm for r in rows]
+        ref = [r.ref_hr_bpm for r in rows]
+        snr = [r.snr_db for r in rows]
     else:
-        est = [v for r in rows for v in r["windows"]["hr_bpm"]]
-        ref = [v for r in rows for v in r["windows"]["ref_hr_bpm"]]
-        snr = [v for r in rows for v in r["windows"]["snr_db"]]
+        est = [v for r in rows for v in r.windows.hr_bpm]
+        ref = [v for r in rows for v in r.windows.ref_hr_bpm]
+        snr = [v for r in rows for v in r.windows.snr_db]
     e, r_, s = (np.array(x, dtype=float) for x in (est, ref, snr))
     ok = np.isfinite(e) & np.isfinite(r_)
     return e[ok], r_[ok], s[ok]
 
 
 def write_evaluation(
-    out: Path, results: dict[str, list[dict]], skipped: dict[str, str], title: str
+    out: Path, results: dict[str, list[Result]], skipped: dict[str, str], title: str
 ) -> dict[str, dict[str, dict[str, Interval]]]:
     """Write every table and figure; return metrics[method][level][name]."""
     ensure_dir(out)
@@ -68,25 +82,25 @@ def write_evaluation(
     return metrics
 
 
-def _windows_csv(results: dict[str, list[dict]]) -> str:
+def _windows_csv(results: dict[str, list[Result]]) -> str:
     lines = ["method,recording,subject,start_s,end_s,hr_bpm,ref_hr_bpm,snr_db"]
     for method, rows in results.items():
         for r in rows:
-            w = r["windows"]
-            for values in zip(w["start_s"], w["end_s"], w["hr_bpm"], w["ref_hr_bpm"], w["snr_db"]):
+            w = r.windows
+            for values in zip(w.start_s, w.end_s, w.hr_bpm, w.ref_hr_bpm, w.snr_db):
                 cells = [_cell(v) for v in values]
-                lines.append(",".join([method, r["recording"], r["subject"], *cells]))
+                lines.append(",".join([method, r.recording, r.subject, *cells]))
     return "\n".join(lines) + "\n"
 
 
-def _videos_csv(results: dict[str, list[dict]]) -> str:
+def _videos_csv(results: dict[str, list[Result]]) -> str:
     lines = ["method,recording,subject,hr_bpm,ref_hr_bpm,abs_error_bpm,snr_db,face_fraction"]
     for method, rows in results.items():
         for r in rows:
-            est, ref = r["hr_bpm"], r["ref_hr_bpm"]
+            est, ref = r.hr_bpm, r.ref_hr_bpm
             err = None if est is None or ref is None else abs(est - ref)
-            cells = [_cell(v) for v in (est, ref, err, r["snr_db"], r["face_fraction"])]
-            lines.append(",".join([method, r["recording"], r["subject"], *cells]))
+            cells = [_cell(v) for v in (est, ref, err, r.snr_db, r.face_fraction)]
+            lines.append(",".join([method, r.recording, r.subject, *cells]))
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +128,7 @@ def _markdown(results, metrics, skipped: dict[str, str], title: str) -> str:
     return "\n".join(lines)
 
 
-def _plot(path: Path, method: str, rows: list[dict]) -> None:
+def _plot(path: Path, method: str, rows: list[Result]) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(10, 9), constrained_layout=True)
     for col, level in enumerate(LEVELS):
         est, ref, _ = level_pairs(rows, level)

@@ -12,7 +12,6 @@ Layout of the output folder:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import zipfile
@@ -24,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rppgkit.datasets import Recording
+from rppgkit.datasets import Recording, Reference
 from rppgkit.errors import RppgError, VideoError
 from rppgkit.estimators import create
+from rppgkit.evaluate.records import Result, WindowResults
 from rppgkit.evaluate.reference import ReferenceSource, reference_hr
-from rppgkit.fileio import ensure_dir, inside, write_json
+from rppgkit.fileio import content_key, ensure_dir, inside, write_json
 from rppgkit.parallel import process_pool
-from rppgkit.pipeline import Options, analyse
+from rppgkit.pipeline import Measurement, Options, analyse
 from rppgkit.trace.extract import (
     FACE_PATH_VERSION,
     Trace,
@@ -167,36 +167,42 @@ def _run_one(
         ref.check(float(trace.times[-1] - trace.times[0]))
         for method in todo:
             m = analyse(trace, for_method(opts, method))
-            ref_windows, ref_whole = reference_hr(ref, m, source)
             path = result_path(out, method, rec.id)
             ensure_dir(path.parent)
-            write_json(
-                path,
-                {
-                    "recording": rec.id,
-                    "subject": rec.subject,
-                    "group": rec.group,
-                    "video": str(rec.video),
-                    **settings[method],
-                    "hr_bpm": _num(m.heart_rate.bpm),
-                    "ref_hr_bpm": _num(ref_whole),
-                    "snr_db": _num(m.heart_rate.snr_db),
-                    "face_fraction": trace.face_fraction,
-                    "windows": {
-                        "start_s": [w.start_s for w in m.windows],
-                        "end_s": [w.end_s for w in m.windows],
-                        "hr_bpm": [_num(w.bpm) for w in m.windows],
-                        "snr_db": [_num(w.snr_db) for w in m.windows],
-                        "quality": [
-                            _num(w.quality.index if w.quality else np.nan) for w in m.windows
-                        ],
-                        "ref_hr_bpm": [_num(v) for v in ref_windows],
-                    },
-                },
-            )
+            write_json(path, _result(rec, m, ref, source, settings[method]).as_dict())
     except RppgError as exc:
         return Outcome(rec.id, cached=cached, error=str(exc))
     return Outcome(rec.id, done=tuple(todo), cached=cached)
+
+
+def _result(
+    rec: Recording,
+    m: Measurement,
+    ref: Reference,
+    source: ReferenceSource,
+    settings: dict[str, object],
+) -> Result:
+    """The record of measurement `m` of `rec` against its reference."""
+    ref_windows, ref_whole = reference_hr(ref, m, source)
+    return Result(
+        recording=rec.id,
+        subject=rec.subject,
+        group=rec.group,
+        video=str(rec.video),
+        settings=settings,
+        hr_bpm=_num(m.heart_rate.bpm),
+        ref_hr_bpm=_num(ref_whole),
+        snr_db=_num(m.heart_rate.snr_db),
+        face_fraction=m.trace.face_fraction,
+        windows=WindowResults(
+            start_s=tuple(w.start_s for w in m.windows),
+            end_s=tuple(w.end_s for w in m.windows),
+            hr_bpm=tuple(_num(w.bpm) for w in m.windows),
+            snr_db=tuple(_num(w.snr_db) for w in m.windows),
+            quality=tuple(_num(w.quality_index) for w in m.windows),
+            ref_hr_bpm=tuple(_num(v) for v in ref_windows),
+        ),
+    )
 
 
 def _num(x: float) -> float | None:
@@ -211,7 +217,7 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
         stat = video.stat()
     except OSError as exc:
         raise VideoError(f"{rec.video}: cannot read the video ({exc.strerror})") from None
-    key = json.dumps(
+    key = content_key(
         [
             FACE_PATH_VERSION,
             str(video),
@@ -224,7 +230,7 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
         ]
         + ([] if opts.roi == "face" else [opts.roi])  # face traces keep their keys
     )
-    path = folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    path = folder / f"{key}.npz"
     if path.exists():
         try:
             return load_trace(path)
@@ -242,14 +248,23 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
     return trace
 
 
-def load_results(out: Path, methods: list[str], recordings: list[str]) -> dict[str, list[dict]]:
-    """Result records per method, for the given recordings, in their order."""
-    results: dict[str, list[dict]] = {}
+def load_results(out: Path, methods: list[str], recordings: list[str]) -> dict[str, list[Result]]:
+    """The stored results of each method, for the given recordings, in their order.
+
+    Parameters
+    ----------
+    out : Path
+        The evaluation's output folder.
+    methods, recordings : list[str]
+        Method names and recording ids; a pair without a result file is left out.
+
+    Returns
+    -------
+    dict[str, list[Result]]
+        Per method, its results.
+    """
+    results: dict[str, list[Result]] = {}
     for method in methods:
-        rows = []
-        for rid in recordings:
-            path = result_path(out, method, rid)
-            if path.exists():
-                rows.append(json.loads(path.read_text()))
-        results[method] = rows
+        paths = [result_path(out, method, rid) for rid in recordings]
+        results[method] = [Result.from_dict(json.loads(p.read_text())) for p in paths if p.exists()]
     return results

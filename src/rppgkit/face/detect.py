@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from rppgkit.errors import RppgError
+from rppgkit.registry import Registry
 
 DETECT_SIDE = 320  # long side of a full-frame search
 NEAR_SIDE = 96  # long side of a search around a known face
@@ -90,6 +91,11 @@ class Detector:
         return sorted(found, key=lambda b: b.w * b.h, reverse=True)
 
 
+DETECTORS: Registry[Callable[[], Detector]] = Registry("face detector")
+"""Each detector's factory by name."""
+
+
+@DETECTORS.register("yunet")
 def _yunet(min_score: float = 0.6) -> Detector:
     return Detector(_LibFaceDetection(min_score), color=True)
 
@@ -151,6 +157,7 @@ def _load_single_threaded(path: Path) -> ctypes.CDLL:
             os.environ["OMP_NUM_THREADS"] = saved
 
 
+@DETECTORS.register("haar")
 def _haar() -> Detector:
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
@@ -161,16 +168,12 @@ def _haar() -> Detector:
     return Detector(find, color=False)
 
 
-DETECTORS: dict[str, Callable[[], Detector]] = {"yunet": _yunet, "haar": _haar}
-
-
 def check_detector(name: str) -> None:
-    """Raise RppgError unless `name` is a known detector."""
-    if name not in DETECTORS:
-        raise RppgError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+    """Raise RppgError, naming the known detectors, unless `name` (any case) is one; checked
+    before any work is done."""
+    DETECTORS.get(name)
 
 
 def create_detector(name: str = "yunet") -> Detector:
-    """The face detector called `name`."""
-    check_detector(name)
-    return DETECTORS[name]()
+    """The face detector called `name` (any case)."""
+    return DETECTORS.get(name)()

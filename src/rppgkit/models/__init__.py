@@ -1,62 +1,65 @@
-"""Neural networks for rPPG: a registry of models, their losses, checkpoints and inference.
+"""Neural networks for rPPG: methods, their networks and training tasks, checkpoints and
+inference.
 
-``create("physnet", **kw)`` builds a registered network, like timm's ``create_model``. Each
-method lives in a sub-package with its network and its training recipe side by side; the
-packages are imported only when one of their models is asked for, so importing rppgkit (and
-listing estimators) does not import PyTorch.
+Each method lives in a folder of its own (``rppgkit/models/<paper>/``) whose ``__init__``
+registers it once (`rppgkit.models.method.register_method`). ``create("physnet", **kw)``
+builds a registered network, like timm's ``create_model``; ``create_task`` builds the network
+and the task that trains it. Method folders import PyTorch only in their network and task
+modules, so importing rppgkit (and listing estimators) does not.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rppgkit.checks import check_options
 from rppgkit.errors import RppgError
+from rppgkit.models.method import METHODS, NETWORKS, TASKS, Method, register_method, resolve
 
 if TYPE_CHECKING:
     from torch import nn
 
-# model name -> the module that registers it
-BUILTIN: dict[str, str] = {
-    "physnet": "rppgkit.models.physnet",
-    "rppgnet": "rppgkit.models.rppgnet",
-    "stven": "rppgkit.models.rppgnet",
-    "stven+rppgnet": "rppgkit.models.rppgnet",
-}
-# the models whose output is a pulse: each is also an estimator (given --weights)
-PULSE_MODELS = ("physnet", "rppgnet", "stven+rppgnet")
-
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator adding a model class or factory to the registry under `name`."""
-
-    def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _MODELS[name] = factory
-        return factory
-
-    return add
+    from rppgkit.models.task import Task
 
 
 def available_models() -> list[str]:
-    return sorted(set(BUILTIN) | set(_MODELS))
+    """The names of the registered networks, sorted."""
+    return list(NETWORKS)
 
 
-def create(name: str, **kwargs: object) -> nn.Module:
-    """The network registered as `name`, built with `kwargs`."""
-    key = name.lower()
-    if key not in _MODELS and key in BUILTIN:
-        importlib.import_module(BUILTIN[key])
-    if key not in _MODELS:
-        raise RppgError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}")
-    check_options("model.options", _MODELS[key], kwargs)
+def create(name: str, **options: Any) -> nn.Module:
+    """The network registered as `name` (any case), built with `options`."""
+    factory = resolve(NETWORKS.get(name))
+    check_options("model.options", factory, options)
     try:
-        return _MODELS[key](**kwargs)
+        return factory(**options)
     except (TypeError, ValueError) as exc:
-        raise RppgError(f"model {key!r}: {exc}; check the model options in the config") from None
+        raise RppgError(
+            f"model {name.lower()!r}: {exc}; check the model options in the config"
+        ) from None
 
 
-__all__ = ["BUILTIN", "PULSE_MODELS", "available_models", "create", "register_model"]
+def create_task(
+    model: str, model_options: dict[str, Any], task: str | None = None, options: Any = None
+) -> Task:
+    """The training task `task` (default: the method's own) around a new network `model`."""
+    name = task or model
+    cls = resolve(TASKS.get(name))
+    check_options("task.options", cls, options or {})
+    network = create(model, **model_options)
+    try:
+        return cls(network, **(options or {}))
+    except TypeError as exc:
+        raise RppgError(
+            f"task {name.lower()!r}: {exc}; check the task options in the config"
+        ) from None
+
+
+__all__ = [
+    "METHODS",
+    "Method",
+    "available_models",
+    "create",
+    "create_task",
+    "register_method",
+]

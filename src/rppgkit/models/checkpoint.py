@@ -1,8 +1,9 @@
 """Checkpoints: one self-describing file per training state.
 
 A checkpoint holds the weights and everything needed to use them without the config that made
-them: the model's name and options, the recipe, and how clips were cut (`ClipSpec`). Training
-checkpoints add the optimiser, schedule and progress so a run resumes exactly. Only tensors and
+them: the network's name and options, the task that trained it (and the state of the task's
+other networks, under ``extra``), and how clips were cut (`ClipSpec`). Training checkpoints add
+the optimisers, schedules and progress so a run resumes exactly. Only tensors and
 plain Python values are stored, so every file loads with ``torch.load(weights_only=True)``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -20,8 +21,12 @@ from rppgkit.clip import ClipSpec
 from rppgkit.errors import RppgError
 from rppgkit.fileio import atomic_path
 
-FORMAT = "rppgkit-checkpoint-1"
-PARTS = ("model", "recipe", "clip", "state_dict")  # what every checkpoint holds
+if TYPE_CHECKING:
+    from rppgkit.models.task import Task
+
+FORMAT = "rppgkit-checkpoint-2"  # 2: "task" (was "recipe"), "extra", optimisers by name
+FORMAT_1 = "rppgkit-checkpoint-1"  # still read: see _upgraded
+PARTS = ("model", "task", "clip", "state_dict")  # what every checkpoint holds
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -55,6 +60,8 @@ def load_checkpoint(path: str | os.PathLike, extra: tuple[str, ...] = ()) -> dic
             f"{p} is not a readable checkpoint ({type(exc).__name__}); "
             "it may be truncated or not from rppgkit"
         ) from None
+    if isinstance(state, dict) and state.get("format") == FORMAT_1:
+        state = _upgraded(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise RppgError(f"{p} is not an rppgkit checkpoint; train one with `rppgkit train`")
     lacking = [key for key in (*PARTS, *extra) if key not in state]
@@ -67,10 +74,22 @@ def load_checkpoint(path: str | os.PathLike, extra: tuple[str, ...] = ()) -> dic
     return state
 
 
+def _upgraded(state: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint (rppgkit before tasks) in today's format: its recipe is the task."""
+    old = dict(state)
+    old["format"] = FORMAT
+    if "recipe" in old:
+        old["task"] = old.pop("recipe")
+    if "optimizer" in old:  # a training checkpoint: one optimiser and schedule, by their name now
+        old["optimizers"] = {"network": old.pop("optimizer")}
+        old["schedulers"] = {"network": old.pop("scheduler")}
+    return old
+
+
 def _described(state: dict[str, Any]) -> bool:
-    """Whether the model and recipe are each a name with options, the clip a `ClipSpec` and
+    """Whether the model and task are each a name with options, the clip a `ClipSpec` and
     the weights a dict."""
-    parts = (state["model"], state["recipe"])
+    parts = (state["model"], state["task"])
     clip_fields = {f.name for f in dataclasses.fields(ClipSpec)}
     return (
         all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in parts)
@@ -78,6 +97,7 @@ def _described(state: dict[str, Any]) -> bool:
         and isinstance(state["clip"], dict)
         and set(state["clip"]) <= clip_fields
         and isinstance(state["state_dict"], dict)
+        and isinstance(state.get("extra", {}), dict)
     )
 
 
@@ -120,3 +140,19 @@ def load_weights(model: nn.Module, state: dict[str, Any], path: str | os.PathLik
 
 def clip_spec(state: dict[str, Any]) -> ClipSpec:
     return ClipSpec(**state["clip"])
+
+
+def load_task_weights(task: Task, state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Put a checkpoint's pulse network, and the task's other networks and buffers where the
+    checkpoint holds them, into `task`."""
+    load_weights(task.network, state, path)
+    extra = state.get("extra") or {}
+    if extra:
+        network = {f"network.{k}": v for k, v in task.network.state_dict().items()}
+        try:
+            task.load_state_dict(extra | network)
+        except RuntimeError:
+            raise RppgError(
+                f"the task state in {path} does not fit the {state['task']['name']} task it "
+                "describes; use a checkpoint as `rppgkit train` wrote it, or train again"
+            ) from None

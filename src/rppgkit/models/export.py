@@ -22,14 +22,14 @@ class ExportReport:
 
 
 class _Predictor(torch.nn.Module):
-    """The network as its recipe reads a pulse from it, e.g. rPPGNet's global signal only."""
+    """The network as its task reads a pulse from it, e.g. rPPGNet's global signal only."""
 
     def __init__(self, net: Network) -> None:
         super().__init__()
-        self.model, self.recipe = net.model, net.recipe
+        self.task = net.task
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.recipe.predict(self.model, clip)
+        return self.task.predict(clip)
 
 
 def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> ExportReport:

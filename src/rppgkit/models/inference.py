@@ -7,33 +7,40 @@ frame differences (DiffNormalized) has its output integrated back to a pulse at 
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from rppgkit.clip import ClipSpec
 from rppgkit.clip.normalize import normalize_frames, to_pulse
+from rppgkit.dsp import hann_overlap_add, uniform_grid, window_starts
 from rppgkit.errors import RppgError
-from rppgkit.models import create
-from rppgkit.models.checkpoint import clip_spec, load_checkpoint, load_weights
-from rppgkit.models.recipe import Recipe, create_recipe
+from rppgkit.models import create_task
+from rppgkit.models.checkpoint import clip_spec, load_checkpoint, load_task_weights
+from rppgkit.models.task import Task
 
 BATCH = 4  # windows per forward pass
 
 
 @dataclass(frozen=True)
 class Network:
-    """A trained model ready for inference."""
+    """A trained network ready for inference: its task (which predicts, and may adapt a copy
+    of itself to a video) and the clip format it reads. Loaded networks are shared (cached per
+    file): whoever changes one works on `copy()`."""
 
     name: str
-    model: nn.Module
-    recipe: Recipe
+    task: Task  # in eval mode, on the CPU
     spec: ClipSpec
+
+    def copy(self) -> Network:
+        """An independent copy, for callers that change weights or their gradient flags."""
+        return replace(self, task=copy.deepcopy(self.task))
 
 
 def load_network(weights: str | os.PathLike, expect: str | None = None) -> Network:
@@ -51,51 +58,53 @@ def load_network(weights: str | os.PathLike, expect: str | None = None) -> Netwo
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: int) -> Network:
     state = load_checkpoint(path)
-    model = create(state["model"]["name"], **state["model"]["options"])
-    load_weights(model, state, path)
-    model.eval()
-    recipe = create_recipe(state["recipe"]["name"], **state["recipe"]["options"])
-    return Network(state["model"]["name"], model, recipe, clip_spec(state))
+    model, task = state["model"], state["task"]
+    loaded = create_task(model["name"], model["options"], task["name"], task["options"])
+    load_task_weights(loaded, state, path)
+    loaded.eval()
+    return Network(model["name"], loaded, clip_spec(state))
 
 
 def network_pulse(net: Network, crops: np.ndarray, fs: float) -> np.ndarray:
     """The pulse ``[N]`` of face crops ``[N, size, size, 3]`` sampled uniformly at `fs` Hz."""
     spec = net.spec
-    n = len(crops)
-    t = np.arange(n) / fs
-    grid = np.arange(int(np.floor(t[-1] * spec.fs + 1e-6)) + 1) / spec.fs
+    t = np.arange(len(crops)) / fs
+    grid = uniform_grid(t, spec.fs)
     if len(grid) < 2:
         raise RppgError("the video is too short for a neural estimator")
-    take = np.clip(np.round(grid * fs).astype(int), 0, n - 1)  # nearest frame at the net's rate
-    window = spec.frames
-    starts = window_starts(len(grid), window)
-    weights = np.hanning(window + 2)[1:-1]
-    total = np.zeros(max(len(grid), window))
-    norm = np.zeros_like(total)
+    take = np.clip(np.round(grid * fs).astype(int), 0, len(crops) - 1)  # nearest at the net's rate
+    windows = functools.partial(_windows, spec, crops, take)
+    task = net.task.adapt(clips for _, clips in windows())  # itself, or an adapted copy
+    blended = hann_overlap_add(_window_outputs(task, windows()), len(grid))
+    return np.interp(t, grid, to_pulse(blended, spec.norm))
+
+
+def _windows(
+    spec: ClipSpec, crops: np.ndarray, take: np.ndarray
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """The half-overlapping windows of the frames `take`, `BATCH` at a time: their starts and
+    the normalised clips ``[b, 3, T, H, W]``."""
+    starts = window_starts(len(take), spec.frames)
     for i in range(0, len(starts), BATCH):
         batch = starts[i : i + BATCH]
-        clips = [normalize_frames(_window(crops, take, s, window), spec.norm) for s in batch]
-        x = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
+        clips = [normalize_frames(_window(crops, take, s, spec.frames), spec.norm) for s in batch]
+        yield batch, torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
+
+
+def _window_outputs(
+    task: Task, windows: Iterator[tuple[list[int], torch.Tensor]]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, output)`` of each window; each output is standardised, so windows of different
+    gain blend evenly."""
+    for batch, x in windows:
         with torch.inference_mode():
-            out = net.recipe.predict(net.model, x).double().numpy()
+            out = task.predict(x).double().numpy()
         for s, y in zip(batch, out):
-            total[s : s + window] += weights * (y - y.mean()) / (y.std() + 1e-8)
-            norm[s : s + window] += weights
-    pulse = to_pulse(total / np.maximum(norm, 1e-8), spec.norm)[: len(grid)]
-    return np.interp(t, grid, pulse)
-
-
-def window_starts(length: int, window: int) -> list[int]:
-    """Half-overlapping windows covering every sample; the last one ends at the end."""
-    if length <= window:
-        return [0]
-    starts = list(range(0, length - window + 1, window // 2))
-    if starts[-1] != length - window:
-        starts.append(length - window)
-    return starts
+            yield s, (y - y.mean()) / (y.std() + 1e-8)
 
 
 def _window(crops: np.ndarray, take: np.ndarray, start: int, window: int) -> np.ndarray:
+    """The `window` crops of frames ``take[start:]``, the last repeated past the end."""
     idx = take[start : start + window]
     if len(idx) < window:  # a video shorter than one window: repeat its last frame
         idx = np.concatenate([idx, np.full(window - len(idx), idx[-1])])

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import nn
 
-BPM_RANGE = (40, 180)  # 1-bpm classes of the frequency loss
+# 1-bpm classes of the frequency loss: AutoHR's (Yu et al. 2020) range, kept as the paper has
+# it; wider at the bottom than rppgkit's pulse band (dsp.PULSE_BAND_HZ, 42-180 bpm) on purpose.
+BPM_RANGE = (40, 180)
 
 
 def neg_pearson(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -82,19 +84,3 @@ def frequency_ce(
     power = bpm_power(pred, fs, bpm_range, derivative)
     logits = power / (power.mean(dim=-1, keepdim=True) + 1e-8)
     return nn.functional.cross_entropy(logits, hr_class(target, fs, bpm_range, derivative))
-
-
-class PulseLoss(nn.Module):
-    """``pearson * NegPearson + frequency * L_freq``: the time and frequency terms together."""
-
-    def __init__(self, pearson: float = 1.0, frequency: float = 0.0) -> None:
-        super().__init__()
-        self.pearson, self.frequency = pearson, frequency
-
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, fs: float, derivative: bool = False
-    ) -> torch.Tensor:
-        loss = self.pearson * neg_pearson(pred, target)
-        if self.frequency:
-            loss = loss + self.frequency * frequency_ce(pred, target, fs, BPM_RANGE, derivative)
-        return loss

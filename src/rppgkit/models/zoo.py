@@ -12,19 +12,12 @@ import os
 from pathlib import Path
 
 from rppgkit.errors import RppgError
-
-WEIGHTS = Path(__file__).parent / "weights"
-SHIPPED = {
-    "physnet": "physnet-synthetic.pt",
-    "rppgnet": "rppgnet-synthetic.pt",
-    "stven+rppgnet": "stven-rppgnet-synthetic.pt",
-}
+from rppgkit.models.method import METHODS
 
 
 def shipped_weights(name: str) -> Path | None:
-    """The checkpoint shipped for model `name`, or None when there is none."""
-    file = SHIPPED.get(name)
-    return WEIGHTS / file if file is not None and (WEIGHTS / file).is_file() else None
+    """The checkpoint shipped for method `name` (its registration's ``weights``), or None."""
+    return METHODS.get(name).shipped() if name in METHODS else None
 
 
 def weights_or_shipped(weights: str | os.PathLike | None, name: str) -> Path:

@@ -26,28 +26,25 @@ of an update of every full-resolution pixel.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import cv2
 import numpy as np
 import torch
 
 from rppgkit.checks import COUNT, WEIGHT, Range, check_fields
-from rppgkit.clip.crop import nearest_index, square_bounds, square_crop, uniform_grid
+from rppgkit.clip.crop import nearest_index, square_bounds, square_crop
 from rppgkit.clip.normalize import normalize_frames, normalize_label
+from rppgkit.dsp import uniform_grid, window_starts
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
-from rppgkit.fileio import check_distinct, prepared_output
-from rppgkit.models import PULSE_MODELS
-from rppgkit.models.inference import Network, load_network, window_starts
+from rppgkit.fileio import check_distinct, prepared_output, record_files
+from rppgkit.models.inference import Network, load_network
 from rppgkit.models.losses import neg_pearson
+from rppgkit.models.method import METHODS
 from rppgkit.privacy.target import Target
 from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, open_video
@@ -130,10 +127,11 @@ def anonymize_video(
     check_distinct(target_path, video)
     with prepared_output(target_path):
         net = load_network(weights)
-        if net.name not in PULSE_MODELS:
+        if not METHODS.get(net.name).pulse:
+            readers = [name for name, m in METHODS.items() if m.pulse]
             raise RppgError(
                 f"{weights} holds {net.name!r}, which reads no pulse; edit through one of "
-                f"{', '.join(PULSE_MODELS)}"
+                f"{', '.join(readers)}"
             )
         faces = _track(open_video(video, fps=fps), net, detector)
         duration = float(faces.times[-1] - faces.times[0])
@@ -165,34 +163,27 @@ def _track(source: FileVideo | FrameFolder, net: Network, detector: str) -> _Fac
     temporary files (deleted on open: nothing is left if the process is killed)."""
     size, scale = net.spec.size, net.spec.face_scale
     h, w = source.info.height, source.info.width
-    shapes = {"crops": (size, size, 3), "cover": (size, size), "masks": ((h * w + 7) // 8,)}
-    dtypes = {"crops": np.uint8, "cover": np.float32, "masks": np.uint8}
-    blank = {name: np.zeros(shapes[name], dtypes[name]).tobytes() for name in shapes}
+    layout = {
+        "crops": ((size, size, 3), np.uint8),
+        "cover": ((size, size), np.float32),
+        "masks": (((h * w + 7) // 8,), np.uint8),
+    }
 
     def keep(rgb: np.ndarray, box: np.ndarray | None, skin: np.ndarray | None) -> None:
         if box is None or skin is None:
-            for name, f in files.items():
-                f.write(blank[name])
+            files.append_blank()
             return
-        files["crops"].write(square_crop(rgb, box, size, scale).tobytes())
+        files.append("crops", square_crop(rgb, box, size, scale))
         cut = square_crop(skin.view(np.uint8) * np.uint8(255), box, size, scale)
-        files["cover"].write((cut.astype(np.float32) / 255.0).tobytes())
-        files["masks"].write(np.packbits(skin.ravel()).tobytes())
+        files.append("cover", cut.astype(np.float32) / 255.0)
+        files.append("masks", np.packbits(skin.ravel()))
 
-    with contextlib.ExitStack() as stack:
-        files = {name: stack.enter_context(tempfile.TemporaryFile()) for name in shapes}
+    with record_files(layout) as files:
         trace = extract_trace(source, detector, on_face=keep)
         if trace.face_fraction == 0:
             raise NoFaceError(f"no face found in {source.path}; there is no pulse to edit")
-        arrays = {name: _mapped(files[name], dtypes[name], shapes[name]) for name in shapes}
+        arrays = files.arrays()
     return _Faces(**arrays, boxes=trace.boxes.astype(np.float64), times=trace.times, shape=(h, w))
-
-
-def _mapped(handle: BinaryIO, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-    """The records written to `handle` as a read-only array ``[N, *shape]`` (the map outlives
-    the handle)."""
-    handle.flush()
-    return np.memmap(handle, dtype, "r").reshape(-1, *shape)
 
 
 def _optimise(
@@ -206,9 +197,8 @@ def _optimise(
     """Pass 2: the edit ``[N, S, S, 3]`` (grey levels at crop resolution) of every frame."""
     spec = net.spec
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = copy.deepcopy(net.model).to(device) if device.type == "cuda" else net.model
-    for p in model.parameters():
-        p.requires_grad_(False)
+    task = net.copy().task.to(device)  # its gradient flags change: not the shared network
+    task.requires_grad_(False)
     size = spec.size
     edit = np.zeros((len(faces.times), size, size, 3), np.float32)
     # full-resolution pixels each crop pixel stands for: the squared change counts this often
@@ -236,7 +226,7 @@ def _optimise(
         window_crops, window_cover = crops[idx], cover[idx]  # per clip frame, repeats included
         with torch.no_grad():  # the pulse the network reads in the original: to cancel
             x = normalize_frames(window_crops, spec.norm).permute(3, 0, 1, 2)[None]
-            seen = net.recipe.predict(model, x)[0]
+            seen = task.predict(x)[0]
         wanted = torch.tensor(target[s : s + spec.frames], dtype=torch.float32, device=device)
         basis = pulse_basis(wanted, seen)
         for _ in range(settings.steps):
@@ -244,7 +234,7 @@ def _optimise(
             per_frame = change[idx]
             clip = (window_crops + per_frame).clamp(0, 255)
             x = normalize_frames(clip, spec.norm).permute(3, 0, 1, 2)[None]
-            pulse = net.recipe.predict(model, x)
+            pulse = task.predict(x)
             # squared change over the whole frames of this window, as the paper's mean
             mse = (change**2 * pixels).sum() / (len(frames) * frame_values)
             loss = neg_pearson(pulse, y) + settings.lam * mse

@@ -18,20 +18,21 @@ from skimage.metrics import structural_similarity
 
 from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
+from rppgkit.models.method import first_with, with_role
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import analyse
 from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
-# readers that the default editor (PhysNet) does not involve: two classic methods and a network
-# of another architecture, trained separately
-READERS = ("pos", "chrom", "rppgnet")
+CLASSIC_READERS = ("pos", "chrom")  # training-free: no network of theirs saw the edit
 
 
 def independent_readers(editor: str) -> tuple[str, ...]:
-    """The default readers less the network that made the edit (PhysNet stands in for it)."""
-    others = tuple(r for r in READERS if r != editor)
-    return others if len(others) == len(READERS) else (*others, "physnet")
+    """Readers that took no part in an edit through network `editor`: two classic methods and
+    the first network registered as a ``reader`` (see `rppgkit.models.method`) of another
+    architecture, trained separately."""
+    networks = [m.name for m in with_role("reader") if m.name != editor.lower()]
+    return (*CLASSIC_READERS, *networks[:1])
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,13 @@ def edit_report(
     edited: str | os.PathLike,
     target: str,
     target_bpm: float,
-    readers: tuple[str, ...] = READERS,
+    readers: tuple[str, ...] | None = None,
     weights: dict[str, str | os.PathLike] | None = None,
 ) -> EditReport:
     """Compare an edited video with its original and read both with `readers`; a network reader
     takes its checkpoint from `weights` or the one shipped with rppgkit."""
     weights = weights or {}
+    readers = readers or independent_readers(first_with("editor").name)
     duration = open_video(original).info.duration_s or 10.0
     window = min(10.0, 0.8 * duration)  # the whole-video HR of a short clip needs a short window
     traces = [extract_trace(open_video(v)) for v in (original, edited)]  # one decode each

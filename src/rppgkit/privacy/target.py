@@ -16,11 +16,11 @@ import numpy as np
 
 from rppgkit.checks import Range, check
 from rppgkit.datasets.base import DatasetError, read_csv_columns
-from rppgkit.dsp import bandpass
+from rppgkit.dsp import PULSE_BAND_HZ, bandpass
 from rppgkit.errors import RppgError
 from rppgkit.synth.waveform import pulse_waveform
 
-HR_RANGE_BPM = (40.0, 180.0)  # what the estimators' band can read
+HR_RANGE_BPM = (60 * PULSE_BAND_HZ[0], 60 * PULSE_BAND_HZ[1])  # what the estimators read
 RANDOM_HR_BPM = (55.0, 110.0)  # --random draws from resting and light-activity rates
 FS = 50.0  # sampling of generated targets (Hz); the editor interpolates them to its clock
 

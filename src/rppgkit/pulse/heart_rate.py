@@ -10,8 +10,6 @@ from rppgkit import dsp
 from rppgkit.errors import RppgError, TooShortError
 from rppgkit.pulse.quality import Quality
 
-HR_BAND = (0.7, 3.0)
-"""Plausible heart rates in Hz: 42-180 bpm."""
 FUNDAMENTAL_HALF_WIDTH_HZ = 0.1
 HARMONIC_HALF_WIDTH_HZ = 0.2
 
@@ -62,7 +60,9 @@ def _snr_db(
         return float(10 * np.log10(power[near_pulse].sum() / noise))
 
 
-def heart_rate(pulse: np.ndarray, fs: float, band: tuple[float, float] = HR_BAND) -> HeartRate:
+def heart_rate(
+    pulse: np.ndarray, fs: float, band: tuple[float, float] = dsp.PULSE_BAND_HZ
+) -> HeartRate:
     """Heart rate from the highest spectral peak of ``pulse`` in ``band`` (Hz), with its SNR.
 
     The pulse is expected to be band-passed already (every estimator returns it so), hence no
@@ -91,7 +91,7 @@ def sliding_heart_rate(
     fs: float,
     window_s: float = 10.0,
     step_s: float = 1.0,
-    band: tuple[float, float] = HR_BAND,
+    band: tuple[float, float] = dsp.PULSE_BAND_HZ,
 ) -> list[WindowHR]:
     """Heart rate over time: :func:`heart_rate` of every ``window_s`` window, ``step_s`` apart.
 

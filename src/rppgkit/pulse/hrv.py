@@ -15,8 +15,6 @@ from scipy.ndimage import median_filter
 from rppgkit import dsp
 from rppgkit.errors import TooShortError
 
-IBI_RANGE_MS = (333.0, 1500.0)
-"""Plausible inter-beat intervals: 40-180 bpm."""
 MAX_JUMP = 0.3
 """Largest relative deviation of an interval from its local median before it counts as ectopic."""
 MIN_LF_HF_S = 60.0
@@ -43,15 +41,19 @@ class HRV:
     respiration_rate_bpm: float
 
 
-def _clean_intervals(ibi_ms: np.ndarray) -> np.ndarray:
+def _clean_intervals(ibi_ms: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
     """Mask of the intervals that are plausible and not ectopic.
 
-    An interval is dropped when it lies outside :data:`IBI_RANGE_MS` or deviates more than
+    An interval is dropped when it is no heartbeat of the pulse band (shorter than a beat at
+    its upper edge or longer than one at its lower edge: the heart rate is sought only in that
+    band, which the pulse was band-passed to, so a longer interval is a missed beat and a
+    shorter one a spurious beat; the same 42-180 bpm by default) or deviates more than
     :data:`MAX_JUMP` from the median of the five intervals around it (a premature beat gives
     a short interval followed by a long one; both jump away from the local rhythm).
     """
     local = median_filter(ibi_ms, size=5, mode="nearest")
-    plausible = (ibi_ms >= IBI_RANGE_MS[0]) & (ibi_ms <= IBI_RANGE_MS[1])
+    shortest, longest = 1000 / band_hz[1], 1000 / band_hz[0]
+    plausible = (ibi_ms >= shortest) & (ibi_ms <= longest)
     return plausible & (np.abs(ibi_ms - local) <= MAX_JUMP * local)
 
 
@@ -76,18 +78,19 @@ def _respiration_rate(ibi_ms: np.ndarray, times_s: np.ndarray) -> float:
     return 60 * dsp.spectral_peak(freqs, power, *RESPIRATION_BAND)
 
 
-def hrv(peaks: np.ndarray, fs: float) -> HRV:
+def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_BAND_HZ) -> HRV:
     """HRV of the beats at sample positions ``peaks`` (fractional positions refined between
     samples are welcome) of a signal sampled at ``fs`` Hz.
 
-    Implausible and ectopic intervals are removed first; successive differences (RMSSD, pNN50)
-    are taken only between intervals that were adjacent before removal (neurokit2's
-    ``hrv_time`` checks this from the interval times). LF/HF needs at least 60 s of beats and is
-    only a rough figure below the conventional 2-5 minutes; the respiration rate needs 30 s.
+    Implausible and ectopic intervals are removed first (plausible: a heart rate in
+    ``band_hz``, the band the pulse was read in); successive differences (RMSSD, pNN50) are
+    taken only between intervals that were adjacent before removal (neurokit2's ``hrv_time``
+    checks this from the interval times). LF/HF needs at least 60 s of beats and is only a rough
+    figure below the conventional 2-5 minutes; the respiration rate needs 30 s.
     """
     beats = np.sort(np.asarray(peaks, dtype=float)) / fs
     ibi_ms = np.diff(beats) * 1000
-    keep = _clean_intervals(ibi_ms)
+    keep = _clean_intervals(ibi_ms, band_hz)
     if keep.sum() < 3:
         raise TooShortError(
             f"only {int(keep.sum())} usable beat intervals; HRV needs at least 3, "

@@ -55,7 +55,7 @@ def _write_files(m: Measurement, out: Path) -> None:
         ),
     )
     write_text(out / "hr.csv", _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
-    write_json(out / "summary.json", m.summary())
+    write_json(out / "summary.json", m.summary().as_dict())
     fig = report_figure(m)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

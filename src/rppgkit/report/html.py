@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 
 from rppgkit.fileio import shown
@@ -10,32 +11,47 @@ from rppgkit.pipeline import Measurement
 
 
 def report_html(m: Measurement, png: bytes) -> str:
+    """The report page of a measurement, with its figure inlined.
+
+    Parameters
+    ----------
+    m : Measurement
+        What was measured; the tables show its `summary()`, as summary.json holds it.
+    png : bytes
+        The report figure (`report_figure`) as PNG.
+
+    Returns
+    -------
+    str
+        A self-contained HTML document.
+    """
     s = m.summary()
-    q = s["quality"]
+    q = s.quality
     rows = [
-        ("video", s["video"]),
-        ("method", s["method"]),
-        ("heart rate (whole video)", f"{s['hr_bpm']} bpm, SNR {s['hr_snr_db']} dB"),
+        ("video", s.video),
+        ("method", s.method),
+        ("heart rate (whole video)", f"{s.hr_bpm} bpm, SNR {s.hr_snr_db} dB"),
         (
             "signal quality (0-1)",
-            f"{q['index']} (SNR {q['snr_db']} dB, beat shape r {q['template_r']}, "
-            f"{q['second_method']} differs by {q['agreement_bpm']} bpm)",
+            f"{q.index} (SNR {q.snr_db} dB, beat shape r {q.template_r}, "
+            f"{q.second_method} differs by {q.agreement_bpm} bpm)",
         ),
-        ("beats", f"{s['beats']['good']} good of {s['beats']['count']}"),
-        ("frames with a face", f"{s['face_fraction']:.1%} of {s['n_frames']}"),
-        ("duration", f"{s['duration_s']} s at {s['fps']} fps"),
+        ("beats", f"{s.beats.good} good of {s.beats.count}"),
+        ("frames with a face", f"{s.face_fraction:.1%} of {s.n_frames}"),
+        ("duration", f"{s.duration_s} s at {s.fps} fps"),
     ]
-    rows += [("note", note) for note in s["notes"]]
-    w = s["windows"]
-    if w["with_hr"]:
+    rows += [("note", note) for note in s.notes]
+    w = s.windows
+    if w.with_hr:
         rows.append(
             (
-                f"heart rate per {w['window_s']:g} s window",
-                f"mean {w['hr_mean_bpm']}, range {w['hr_min_bpm']}-{w['hr_max_bpm']} bpm, "
-                f"mean SNR {w['snr_mean_db']} dB",
+                f"heart rate per {w.window_s:g} s window",
+                f"mean {w.hr_mean_bpm}, range {w.hr_min_bpm}-{w.hr_max_bpm} bpm, "
+                f"mean SNR {w.snr_mean_db} dB",
             )
         )
-    hrv_rows = [(k, "n/a" if v is None else v) for k, v in (s["hrv"] or {}).items()]
+    figures = dataclasses.asdict(s.hrv) if s.hrv is not None else {}
+    hrv_rows = [(k, "n/a" if v is None else v) for k, v in figures.items()]
     window_rows = [
         (
             f"{x.start_s:.1f}-{x.end_s:.1f}",
@@ -48,7 +64,7 @@ def report_html(m: Measurement, png: bytes) -> str:
     hrv_html = (
         _table(("index", "value"), hrv_rows)
         if hrv_rows
-        else f"<p>No HRV: {html.escape(str(s['hrv_reason']))}</p>"
+        else f"<p>No HRV: {html.escape(str(s.hrv_reason))}</p>"
     )
     image = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>

@@ -47,6 +47,8 @@ FACE_PATH_VERSION = 3
 NO_COLOUR = (float("nan"),) * 3
 GREY_LEVELS = 1.0  # largest spread (8-bit levels) of a frame's mean R, G, B for it to be grey
 NO_BOX = (float("nan"),) * 4
+FaceCallback = Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None]
+"""``on_face(rgb, box, skin)``: a frame, its face box (x, y, w, h) and full-frame skin mask."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,13 @@ class Trace:
     @property
     def n_frames(self) -> int:
         return len(self.times)
+
+    @property
+    def fps_override(self) -> float | None:
+        """The frame rate the trace's frames were spaced at by ``--fps`` (``open_video(path,
+        fps)``), or None when their times came from the video: decoding the video again, or
+        resampling the trace, must use the same, and the trace is where it is kept."""
+        return self.info.fps if self.info.time_source == "--fps" else None
 
     @property
     def roi(self) -> Roi:
@@ -132,7 +141,7 @@ def extract_trace(
     detect_every: int = DETECT_EVERY,
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
-    on_face: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], None] | None = None,
+    on_face: FaceCallback | None = None,
     roi: Roi = "face",
 ) -> Trace:
     """Stream the video once: track the face, segment its skin, average the skin colour.

@@ -110,8 +110,8 @@ class ModelConfig(_Section):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class RecipeConfig(_Section):
-    name: str | None = None  # default: the model's name
+class TaskConfig(_Section):
+    name: str | None = None  # default: the model's method's own task
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -150,15 +150,15 @@ class LogConfig(_Section):
 class Config(_Section):
     data: DataConfig
     model: ModelConfig
-    recipe: RecipeConfig = Field(default_factory=RecipeConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @property
-    def recipe_name(self) -> str:
-        return self.recipe.name or self.model.name
+    def task_name(self) -> str:
+        return self.task.name or self.model.name
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:

@@ -1,4 +1,6 @@
-"""Training data: dataset splits -> cached face clips -> overlapping normalised chunks.
+"""Training data: dataset splits -> cached face clips -> the items of the kind of data a task
+learns from (`make_dataset`): overlapping normalised chunks with or without their labels,
+compression-ladder pairs, or episodes of support and query clips.
 
 The sampler deals each epoch's shuffled order out in *global* batches and gives each process
 its slice of every batch, so a run on N processes sees exactly the batches of a one-process run
@@ -18,9 +20,10 @@ from rppgkit.clip import ClipSpec
 from rppgkit.clip.cache import CachedRecording, chunk_starts
 from rppgkit.clip.normalize import normalize_frames, normalize_label
 from rppgkit.datasets import Recording, load_dataset
-from rppgkit.datasets.base import DatasetError
+from rppgkit.datasets.base import DataKind, DatasetError
 from rppgkit.datasets.ladder import level_index, source_id
 from rppgkit.datasets.splits import split_by_list, split_by_rule
+from rppgkit.errors import RppgError
 from rppgkit.train import augment
 from rppgkit.train.config import DataConfig
 
@@ -52,11 +55,13 @@ def resolve_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
     return out
 
 
-class _Chunks(Dataset):
-    """Chunks ``items`` of cached recordings; the epoch seeds per-clip augmentation."""
+class EpochDataset(Dataset):
+    """Training items whose random draws are seeded by (seed, epoch, index), so a resumed run
+    repeats an uninterrupted one; `labelled` says whether items carry labels."""
 
-    items: list[tuple[int, int]]
+    items: list
     epoch: int = 0
+    labelled: bool = True
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -65,12 +70,63 @@ class _Chunks(Dataset):
         return len(self.items)
 
 
-class ClipDataset(_Chunks):
+def make_dataset(
+    kind: DataKind,
+    recordings: list[CachedRecording],
+    spec: ClipSpec,
+    step: int,
+    aug: augment.Augment | None = None,
+    seed: int = 0,
+    shots: int = 2,
+) -> EpochDataset:
+    """The items a task that learns from `kind` of data trains (or is scored) on.
+
+    Parameters
+    ----------
+    kind
+        "labelled": `ClipDataset` (clips with their reference pulse); "unlabelled": the same
+        clips without ``label``, of any recording; "paired": `PairedClipDataset` (a
+        compression ladder's re-encoded clips beside their originals); "episodic":
+        `EpisodeDataset` (one recording per item, split into support and query clips).
+    recordings
+        The cached recordings of one split.
+    spec
+        How the clips are cut and normalised.
+    step
+        Samples between chunk starts (the clip length: back to back); episodes ignore it,
+        their chunks never overlap.
+    aug
+        Per-clip augmentation, for the training split of labelled and unlabelled data; the
+        other kinds refuse an active one.
+    seed
+        Seeds augmentation and the choice of each episode's chunks, with the epoch and index.
+    shots
+        Clips in each of an episode's support and query sets (K).
+
+    Returns
+    -------
+    The dataset; DatasetError (RppgError for augmentation) if the recordings do not fit the kind.
+    """
+    if kind == "labelled":
+        return ClipDataset(recordings, spec, step, aug, seed)
+    if kind == "unlabelled":
+        return ClipDataset(recordings, spec, step, aug, seed, labelled=False)
+    if aug is not None and aug.active:
+        raise RppgError(f"data.augment does not apply to {kind} training; remove it")
+    if kind == "paired":
+        return PairedClipDataset(recordings, spec, step)
+    if kind == "episodic":
+        return EpisodeDataset(recordings, spec, shots, seed)
+    raise ValueError(f"unknown data kind {kind!r}")
+
+
+class ClipDataset(EpochDataset):
     """Overlapping chunks of cached recordings, normalised as the spec says, augmented (for
     training) as `aug` says.
 
-    Items are dicts: ``clip`` float32 ``[3, T, H, W]``, ``label`` float32 ``[T]``, ``skin``
-    uint8 ``[T, H, W]`` (0/1 skin mask of each crop), ``index``.
+    Items are dicts: ``clip`` float32 ``[3, T, H, W]``, ``label`` float32 ``[T]`` (only when
+    `labelled`), ``skin`` uint8 ``[T, H, W]`` (0/1 skin mask of each crop), ``index``. Labelled
+    data refuses recordings without a reference; unlabelled data takes any recording.
     """
 
     def __init__(
@@ -80,8 +136,11 @@ class ClipDataset(_Chunks):
         step: int,
         aug: augment.Augment | None = None,
         seed: int = 0,
+        labelled: bool = True,
     ) -> None:
-        self.recordings, self.spec = recordings, spec
+        if labelled:
+            _require_labels(recordings)
+        self.recordings, self.spec, self.labelled = recordings, spec, labelled
         self.aug = aug if aug is not None and aug.active else None
         self.seed = seed
         self.items: list[tuple[int, int]] = []
@@ -97,6 +156,8 @@ class ClipDataset(_Chunks):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, start = self.items[index]
         frames, label, skin = self._arrays[self.recordings[i]]
+        if label is None:  # a stand-in the augmentation may stretch; never returned
+            label = np.broadcast_to(np.float32(0), (len(frames),))
         n = self.spec.frames
         if self.aug is None:
             x, y, s = frames[start : start + n], label[start : start + n], skin[start : start + n]
@@ -107,21 +168,24 @@ class ClipDataset(_Chunks):
             x, y, s = augment.apply(
                 frames[start:stop], label[start:stop], skin[start:stop], n, d, rng, self.spec.fs
             )
-        return {
+        item = {
             "clip": _clip(x, self.spec.norm),
-            "label": torch.from_numpy(normalize_label(np.asarray(y), self.spec.norm)),
             "skin": torch.from_numpy(np.array(s)),
             "index": torch.tensor(index),
         }
+        if self.labelled:
+            item["label"] = _label(y, self.spec.norm)
+        return item
 
 
-class PairedClipDataset(_Chunks):
+class PairedClipDataset(EpochDataset):
     """Chunks of a compression ladder (dataset ``ladder``), each re-encoded clip beside the
-    same chunk of its original: STVEN's training pairs. The cache cuts every level at the
-    original's face track, so a pair is aligned pixel for pixel.
+    same chunk of its original: the pairs that STVEN trains on. The cache cuts every level at
+    the original's face track, so a pair is aligned pixel for pixel.
 
     Items are ClipDataset's (``clip`` is the re-encoded clip) plus ``clean`` (the original's
-    clip) and ``level`` (the re-encoding's ladder level, 1..).
+    clip) and ``level`` (the re-encoding's ladder level, 1..); ``label`` (the original's) only
+    when every original has a reference (`labelled`), as a batch has one set of keys.
     """
 
     def __init__(self, recordings: list[CachedRecording], spec: ClipSpec, step: int) -> None:
@@ -135,7 +199,7 @@ class PairedClipDataset(_Chunks):
             if 0 not in levels:
                 raise DatasetError(
                     f"the ladder holds no original (level 0) of {source}; keep level 0 in the "
-                    "data split, as STVEN learns from pairs"
+                    "data split, as paired training learns from pairs"
                 )
             clean = levels.pop(0)
             for k, rec in sorted(levels.items()):
@@ -144,6 +208,7 @@ class PairedClipDataset(_Chunks):
                     self.items.append((len(self.pairs), start))
                 self.pairs.append((rec, clean, k))
         self.levels = 1 + max((k for _, _, k in self.pairs), default=0)
+        self.labelled = all(clean.labelled for _, clean, _ in self.pairs)
         self._arrays = _Arrays()
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -151,23 +216,93 @@ class PairedClipDataset(_Chunks):
         rec, clean, level = self.pairs[p]
         stop = start + self.spec.frames
         frames, label, skin = self._arrays[clean]
-        return {
+        item = {
             "clip": _clip(self._arrays[rec][0][start:stop], self.spec.norm),
             "clean": _clip(frames[start:stop], self.spec.norm),
             "level": torch.tensor(level),
-            "label": torch.from_numpy(
-                normalize_label(np.asarray(label[start:stop]), self.spec.norm)
-            ),
             "skin": torch.from_numpy(np.array(skin[start:stop])),
             "index": torch.tensor(index),
         }
+        if label is not None and self.labelled:
+            item["label"] = _label(label[start:stop], self.spec.norm)
+        return item
+
+
+class EpisodeDataset(EpochDataset):
+    """Each item one recording as one task, as Meta-rPPG trains: `shots` support clips to adapt
+    on and `shots` query clips to be judged on, disjoint chunks of its video.
+
+    A recording's clip-long chunks are cut back to back (valid throughout); an episode takes a
+    run of 2K consecutive ones, the first K the support and the last K the query, so support
+    comes before query in time. Where a video holds more chunks, where the run starts is drawn
+    per (seed, epoch, index). Recordings with fewer than 2K chunks are left out (`skipped`
+    lists their ids); DatasetError if none is left.
+
+    Items: ``support_clip`` and ``query_clip`` float32 ``[K, 3, T, H, W]``, ``support_label``
+    and ``query_label`` float32 ``[K, T]`` when every recording has a reference (`labelled`),
+    as a batch has one set of keys, and ``index``.
+    """
+
+    def __init__(
+        self, recordings: list[CachedRecording], spec: ClipSpec, shots: int = 2, seed: int = 0
+    ) -> None:
+        if shots < 1:
+            raise ValueError(f"an episode needs at least 1 support and 1 query clip, not {shots}")
+        self.spec, self.shots, self.seed = spec, shots, seed
+        self.items: list[tuple[CachedRecording, list[int]]] = []
+        self.skipped: list[str] = []
+        for rec in recordings:
+            starts = chunk_starts(rec.valid(), spec.frames, spec.frames)
+            if len(starts) >= 2 * shots:
+                self.items.append((rec, starts))
+            else:
+                self.skipped.append(rec.id)
+        if not self.items:
+            raise DatasetError(
+                f"no recording holds {2 * shots} face clips of {spec.frames / spec.fs:.3g} s for "
+                f"an episode ({_named(self.skipped) or 'none given'}); use longer videos, fewer "
+                "shots or shorter clips"
+            )
+        self.labelled = all(rec.labelled for rec, _ in self.items)
+        self._arrays = _Arrays()
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rec, starts = self.items[index]
+        k, n, norm = self.shots, self.spec.frames, self.spec.norm
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        first = int(rng.integers(len(starts) - 2 * k + 1))
+        chosen = starts[first : first + 2 * k]
+        frames, label, _ = self._arrays[rec]
+        clips = torch.stack([_clip(frames[s : s + n], norm) for s in chosen])
+        item = {"support_clip": clips[:k], "query_clip": clips[k:], "index": torch.tensor(index)}
+        if label is not None and self.labelled:
+            labels = torch.stack([_label(label[s : s + n], norm) for s in chosen])
+            item |= {"support_label": labels[:k], "query_label": labels[k:]}
+        return item
+
+
+def _require_labels(recordings: list[CachedRecording]) -> None:
+    """Refuse recordings without a reference pulse, naming them."""
+    unlabelled = [rec.id for rec in recordings if not rec.labelled]
+    if unlabelled:
+        raise DatasetError(
+            f"labelled training needs a reference pulse, which {_named(unlabelled)} lack; "
+            "remove them from the split or train a task that learns from unlabelled clips"
+        )
+
+
+def _named(ids: list[str], most: int = 3) -> str:
+    """Up to `most` ids, then how many more."""
+    shown = ", ".join(ids[:most])
+    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
 class _Arrays(dict):
-    """Each recording's memory maps, opened lazily once per (worker) process."""
+    """Each recording's memory maps (frames, label or None, skin), opened lazily once per
+    (worker) process."""
 
-    def __missing__(self, rec: CachedRecording) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        self[rec] = (rec.frames(), rec.label(), rec.skin())
+    def __missing__(self, rec: CachedRecording) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        self[rec] = (rec.frames(), rec.label() if rec.labelled else None, rec.skin())
         return self[rec]
 
 
@@ -175,6 +310,11 @@ def _clip(frames: np.ndarray, norm: str) -> torch.Tensor:
     """Frames [T, H, W, 3] as a normalised clip tensor [3, T, H, W]."""
     x = normalize_frames(np.asarray(frames), norm)
     return torch.from_numpy(x).permute(3, 0, 1, 2).contiguous()
+
+
+def _label(label: np.ndarray, norm: str) -> torch.Tensor:
+    """A label window [T] as a normalised float32 tensor."""
+    return torch.from_numpy(normalize_label(np.asarray(label), norm))
 
 
 def _valid_run(valid: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Process-group set-up for `torchrun` (DistributedDataParallel), and its no-op single-process
+"""Process-group set-up for `torchrun` (data-parallel training), and its no-op single-process
 twin. torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; gloo serves CPU runs, NCCL GPU runs, on one
 machine or several."""
 
@@ -37,6 +37,19 @@ class Context:
         t = torch.tensor([value], dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return float(t.item()) / self.world
+
+    def average(self, grads: list[torch.Tensor]) -> None:
+        """Replace each gradient by its mean over all processes (what DistributedDataParallel
+        does, for any number of networks and optimisers)."""
+        if self.world == 1 or not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     def share(self, obj: Any) -> Any:
         """Rank 0's value of `obj`, on every process."""

@@ -1,19 +1,17 @@
-"""The one training engine behind every recipe.
+"""The one training engine behind every task.
 
-Given a validated `Config` it prepares the clips, builds the model and the recipe's loss, and
-runs epochs with: seeded, optionally deterministic execution; the configured optimiser and LR
-schedule; gradient clipping; mixed precision on CUDA; DistributedDataParallel under torchrun;
-an atomic `last.pt` after every epoch (`resume=True` continues from it) and `best.pt` on the best
-validation figure; `metrics.csv` (and TensorBoard if asked); and finally the test split scored
-with `best.pt`.
+Given a validated `Config` it prepares the clips, builds the network and its task (by name,
+from the method registry), and runs epochs with: seeded, optionally deterministic execution;
+the task's optimisers with the configured schedule; gradient clipping; mixed precision on CUDA;
+data-parallel training under torchrun (gradients averaged over processes, BatchNorm over the
+global batch); an atomic `last.pt` after every epoch (`resume=True` continues from it) and
+`best.pt` on the best validation figure; `metrics.csv` with every named loss part (and
+TensorBoard if asked); and finally the test split scored with `best.pt`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import math
 import os
 import random
 import shutil
@@ -26,37 +24,27 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from rppgkit.clip import ClipSpec
 from rppgkit.clip.cache import CachedRecording, prepare
-from rppgkit.clip.normalize import to_pulse
 from rppgkit.datasets.base import Recording
 from rppgkit.errors import RppgError
 from rppgkit.fileio import ensure_dir, write_text
-from rppgkit.models import create
-from rppgkit.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
-from rppgkit.models.recipe import Recipe, create_recipe
+from rppgkit.models import create_task
+from rppgkit.models.checkpoint import load_checkpoint, load_task_weights, save_checkpoint
+from rppgkit.models.task import Stepper, Task
 from rppgkit.progress import progress_bar
-from rppgkit.pulse import heart_rate
+from rppgkit.train import history as hist
 from rppgkit.train.config import Config
-from rppgkit.train.data import (
-    SPLITS,
-    ClipDataset,
-    GlobalBatchSampler,
-    PairedClipDataset,
-    resolve_splits,
-)
+from rppgkit.train.data import SPLITS, GlobalBatchSampler, make_dataset, resolve_splits
 from rppgkit.train.distributed import Context, setup, sync_batchnorm
+from rppgkit.train.evaluation import Score, score
+from rppgkit.train.optim import Optimisation, build_optimisation
 
-HR_BAND_HZ = (0.7, 3.0)
-MIN_HR_CLIP_S = 3.0  # a clip needs two beats at 42 bpm for a spectral HR
-COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_mae", "clips_per_s", "epoch_s")
-RESUMED = ("optimizer", "scheduler", "scaler", "history", "best", "config")  # in last.pt
+RESUMED = ("optimizers", "schedulers", "scaler", "history", "best", "config")  # in last.pt
 # config keys a resumed run must keep: its weights, optimiser state and clips depend on them
-KEPT_ON_RESUME = ("model", "recipe.name", "data.clip", "optim.name")
+KEPT_ON_RESUME = ("model", "task.name", "data.clip", "optim.name")
 
 
 @dataclass(frozen=True)
@@ -64,7 +52,7 @@ class TrainResult:
     out: Path
     history: list[dict[str, float]]  # one row per epoch, as in metrics.csv
     best_epoch: int
-    test: dict[str, float] | None  # test-split figures of best.pt
+    test: Score | None  # test-split figures of best.pt
 
 
 def train(
@@ -88,20 +76,15 @@ class _Run:
         self.step = cfg.data.step or max(self.spec.frames // 2, 1)
 
     def run(self, resume: bool) -> TrainResult:
-        """Check everything that can be checked (model and recipe options, the run being
+        """Check everything that can be checked (network and task options, the run being
         resumed, the data folders), then create log.out and train; a run that fails before its
         first checkpoint leaves no new folder behind."""
         cfg, ctx = self.cfg, self.ctx
         state = self._resumed(resume)
         _seed(cfg.train.seed, cfg.train.deterministic)
         torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // ctx.world))
-        model = create(cfg.model.name, **cfg.model.options)
-        recipe = create_recipe(cfg.recipe_name, **cfg.recipe.options)
-        if recipe.paired and ctx.world > 1:
-            raise RppgError(
-                f"recipe {cfg.recipe_name!r} trains on one process; run it without torchrun"
-            )
-        recipe.setup(model)
+        task = create_task(cfg.model.name, cfg.model.options, cfg.task_name, cfg.task.options)
+        task.setup()
         splits = resolve_splits(cfg.data) if ctx.main else None
         if splits is not None and not splits.get("train"):
             raise RppgError("the training split is empty; check data in the config")
@@ -109,7 +92,7 @@ class _Run:
             if state is None and ctx.main:
                 dump = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
                 write_text(self.out / "config.yaml", dump)
-            return self._fit(model, recipe, state, self._data(splits))
+            return self._fit(task, state, self._data(splits))
 
     def _resumed(self, resume: bool) -> dict[str, Any] | None:
         """The checkpoint of the run in log.out to continue (None: a new run); refused unless
@@ -136,149 +119,119 @@ class _Run:
         return state
 
     def _fit(
-        self,
-        model: nn.Module,
-        recipe: Recipe,
-        state: dict[str, Any] | None,
-        data: dict[str, list[CachedRecording]],
+        self, task: Task, state: dict[str, Any] | None, data: dict[str, list[CachedRecording]]
     ) -> TrainResult:
         """Train from scratch or from the resumed `state`; score the test split at the end."""
         cfg, ctx = self.cfg, self.ctx
-        model = model.to(ctx.device)
-        model = sync_batchnorm(model, ctx)  # statistics over the global batch, as on one process
-        optimizer = _optimizer(cfg, model)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
-        amp = cfg.train.amp and ctx.device.type == "cuda"
-        amp_dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-        scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
-        history: list[dict[str, float]] = []
-        best: dict[str, Any] = {"epoch": -1, "score": math.inf}
+        task = sync_batchnorm(task.to(ctx.device), ctx)  # statistics over the global batch
+        opt = build_optimisation(cfg, task, ctx)
+        progress = hist.Progress()
         if state is not None:
-            history, best = self._restore(state, model, (optimizer, scheduler, scaler))
-        net = model
-        if ctx.world > 1:
-            ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-            net = DistributedDataParallel(model, device_ids=ids)
-        train_set = self._dataset(recipe, data["train"], model, training=True)
-        if len(train_set) < cfg.train.batch_size:
+            progress = self._restore(state, task, opt)
+        loaders = self._loaders(task, data["train"])
+        val_recs = data["val"]
+        board = self._tensorboard() if ctx.main else None
+        for epoch in range(len(progress.rows), cfg.train.epochs):
+            torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # dropout etc. repeat on resume
+            for loader in loaders:
+                loader.batch_sampler.set_epoch(epoch)
+                loader.dataset.set_epoch(epoch)
+            lr = opt.lr()
+            start = time.perf_counter()
+            parts = self._epoch(task, loaders, opt.stepper)
+            seconds = time.perf_counter() - start
+            opt.schedule()
+            val = score(task, val_recs, self.spec, cfg.train.batch_size, ctx.device)
+            clips = len(loaders[0].batch_sampler) * cfg.train.batch_size
+            row = hist.row(epoch + 1, lr, parts, val, clips / seconds, seconds, ctx.mean)
+            improved = progress.add(row, cfg.train.select)
+            if ctx.main:
+                if improved:
+                    save_checkpoint(self._state(task), self.out / "best.pt")
+                self._save_last(task, opt, progress)
+                hist.to_board(board, row)
+            self.say(hist.line(row, cfg.train.epochs))
+            ctx.barrier()
+        if board is not None:
+            board.close()
+        test = self._test(task, data["test"])
+        return TrainResult(self.out, progress.rows, progress.best_epoch, test)
+
+    def _loaders(self, task: Task, recs: list[CachedRecording]) -> list[DataLoader]:
+        """The training data of the task's kind, augmented; for a bi-level task, two loaders
+        over the two halves of the recordings (weights learn on the first, the task's other
+        parameters on the second)."""
+        halves = [recs[0::2], recs[1::2]] if task.bilevel else [recs]
+        if task.bilevel and not all(halves):
             raise RppgError(
-                f"the training split has {len(train_set)} clips, fewer than one batch of "
+                "a bi-level task needs at least two training recordings (one per half); add data"
+            )
+        return [self._loader(task, part) for part in halves]
+
+    def _loader(self, task: Task, recs: list[CachedRecording]) -> DataLoader:
+        cfg, ctx = self.cfg, self.ctx
+        aug = cfg.data.augment.build()
+        data = make_dataset(task.data, recs, self.spec, self.step, aug, cfg.train.seed)
+        task.check(data)
+        if len(data) < cfg.train.batch_size:
+            raise RppgError(
+                f"the training split has {len(data)} {_items(task)}, fewer than one batch of "
                 f"{cfg.train.batch_size}; add data or lower train.batch_size"
             )
         sampler = GlobalBatchSampler(
-            len(train_set), cfg.train.batch_size, ctx.rank, ctx.world, cfg.train.seed
+            len(data), cfg.train.batch_size, ctx.rank, ctx.world, cfg.train.seed
         )
-        loader = DataLoader(
-            train_set,
+        return DataLoader(
+            data,
             batch_sampler=sampler,
             num_workers=cfg.data.loader_workers,
             pin_memory=ctx.device.type == "cuda",
         )
-        val_set = self._dataset(recipe, data["val"], model)
-        board = self._tensorboard() if ctx.main else None
-        for epoch in range(len(history), cfg.train.epochs):
-            torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # dropout etc. repeat on resume
-            sampler.set_epoch(epoch)
-            train_set.set_epoch(epoch)
-            lr = optimizer.param_groups[0]["lr"]
-            start = time.perf_counter()
-            loss = self._epoch(net, recipe, loader, optimizer, scaler, amp, amp_dtype)
-            seconds = time.perf_counter() - start
-            scheduler.step()
-            val = self.score(model, recipe, val_set)
-            row = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": ctx.mean(loss),
-                "val_loss": val["loss"],
-                "val_mae": val["mae"],
-                "clips_per_s": len(sampler) * cfg.train.batch_size / seconds,
-                "epoch_s": seconds,
-            }
-            history.append(row)
-            score = row[f"val_{cfg.train.select}"]
-            if not np.isfinite(score):  # clips too short for an HR: select on the loss
-                score = row["val_loss"]
-            improved = np.isfinite(score) and score < best["score"]
-            if improved:
-                best = {"epoch": epoch + 1, "score": float(score)}
-            if ctx.main:
-                if improved:
-                    save_checkpoint(self._state(model), self.out / "best.pt")
-                progress = {"history": history, "best": best}
-                self._save_last(model, (optimizer, scheduler, scaler), progress)
-                if board is not None:
-                    for key in COLUMNS[1:]:
-                        board.add_scalar(key, row[key], epoch + 1)
-            self.say(
-                f"epoch {epoch + 1}/{cfg.train.epochs}: train loss {row['train_loss']:.4f}, "
-                f"val loss {row['val_loss']:.4f}, val MAE {row['val_mae']:.2f} bpm, "
-                f"{row['clips_per_s']:.1f} clips/s"
-            )
-            ctx.barrier()
-        if board is not None:
-            board.close()
-        test = self._test(model, recipe, data["test"])
-        return TrainResult(self.out, history, int(best["epoch"]), test)
 
-    def _restore(
-        self, state: dict[str, Any], model: nn.Module, stateful: tuple[Any, ...]
-    ) -> tuple[list[dict[str, float]], dict[str, Any]]:
-        """Load last.pt's weights, optimiser, schedule and scaler; its history and best."""
-        optimizer, scheduler, scaler = stateful
-        load_weights(model, state, self.out / "last.pt")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = state["history"]
-        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
-            group["lr"] = base * _lr_factor(self.cfg)(len(history))  # epochs may have changed
-        self.say(f"resuming {self.out} after epoch {len(history)}")
-        return history, state["best"]
+    def _epoch(self, task: Task, loaders: list[DataLoader], stepper: Stepper) -> dict[str, float]:
+        """One pass over the training data; the mean of each loss part."""
+        task.train()
+        sums: dict[str, float] = {}
+        count = 0
+        device, amp = self.ctx.device, self.cfg.train.amp and self.ctx.device.type == "cuda"
+        dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
+        main, *held = loaders
+        held_out = _cycle(held[0]) if held else None
+        enabled = self.ctx.main and self.cfg.log.progress
+        with progress_bar("training", len(main), enabled) as tick:
+            for i, batch in enumerate(main):
+                other = _to(next(held_out), device) if held_out is not None else None
+                with torch.autocast(device.type, dtype=dtype, enabled=amp):
+                    parts = task.train_step(_to(batch, device), self.spec, stepper, other)
+                for name, value in parts.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+                count += 1
+                tick(i)
+        return {name: value / max(count, 1) for name, value in sums.items()}
 
-    def _save_last(self, model: nn.Module, stateful: tuple[Any, ...], progress: dict) -> None:
-        """Write last.pt (model, optimiser, schedule, scaler and `progress`) and metrics.csv."""
-        optimizer, scheduler, scaler = stateful
-        state = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-        }
-        save_checkpoint(self._state(model) | state | progress, self.out / "last.pt")
-        write_text(self.out / "metrics.csv", _csv(progress["history"]))
+    def _restore(self, state: dict[str, Any], task: Task, opt: Optimisation) -> hist.Progress:
+        """Load last.pt's weights and optimisation state; return its history and best."""
+        load_task_weights(task, state, self.out / "last.pt")
+        opt.load_state_dict(state, len(state["history"]))
+        self.say(f"resuming {self.out} after epoch {len(state['history'])}")
+        return hist.Progress(state["history"], state["best"])
 
-    def _test(
-        self, model: nn.Module, recipe: Recipe, recs: list[CachedRecording]
-    ) -> dict[str, float] | None:
+    def _save_last(self, task: Task, opt: Optimisation, progress: hist.Progress) -> None:
+        """Write last.pt (weights, optimisation state, progress) and metrics.csv."""
+        extra = opt.state_dict() | {"history": progress.rows, "best": progress.best}
+        save_checkpoint(self._state(task) | extra, self.out / "last.pt")
+        write_text(self.out / "metrics.csv", hist.csv_text(progress.rows))
+
+    def _test(self, task: Task, recs: list[CachedRecording]) -> Score | None:
         """Score best.pt on the test split (None without one); write test.csv."""
         best = self.out / "best.pt"
         if not recs or not best.exists():
             return None
-        load_weights(model, load_checkpoint(best), best)
-        test = self.score(model, recipe, self._dataset(recipe, recs, model))
+        load_task_weights(task, load_checkpoint(best), best)
+        test = score(task, recs, self.spec, self.cfg.train.batch_size, self.ctx.device)
         if self.ctx.main:
-            write_text(self.out / "test.csv", _csv([{"split": "test", **test}]))
+            write_text(self.out / "test.csv", hist.csv_text([{"split": "test", **test.as_row()}]))
         return test
-
-    def _dataset(
-        self, recipe: Recipe, recs: list[CachedRecording], model: nn.Module, training: bool = False
-    ) -> ClipDataset | PairedClipDataset:
-        """Chunks of the recordings (or compression-ladder pairs, for a paired recipe): the
-        training split overlapping and augmented, the others back to back."""
-        step = self.step if training else self.spec.frames
-        aug = self.cfg.data.augment.build() if training else None
-        if not recipe.paired:
-            return ClipDataset(recs, self.spec, step, aug, self.cfg.train.seed)
-        if aug is not None and aug.active:
-            raise RppgError("data.augment does not apply to paired (STVEN) training; remove it")
-        pairs = PairedClipDataset(recs, self.spec, step)
-        levels = getattr(model, "levels", pairs.levels)
-        if pairs.levels > levels:
-            raise RppgError(
-                f"the ladder has {pairs.levels} levels but the model {levels}; set "
-                f"model.options.levels={pairs.levels}"
-            )
-        return pairs
 
     def _data(self, splits: dict[str, list[Recording]] | None) -> dict[str, list[CachedRecording]]:
         """Cut the clips of the `splits` on the main process (in parallel), then share the
@@ -306,72 +259,15 @@ class _Run:
                     )
         return self.ctx.share(prepared)
 
-    def _epoch(
-        self,
-        net: nn.Module,
-        recipe: Recipe,
-        loader: DataLoader,
-        optimizer: torch.optim.Optimizer,
-        scaler: torch.amp.GradScaler,
-        amp: bool,
-        amp_dtype: torch.dtype,
-    ) -> float:
-        net.train()
-        total, count = 0.0, 0
-        device, clip = self.ctx.device, self.cfg.train.grad_clip
-        enabled = self.ctx.main and self.cfg.log.progress
-        with progress_bar("training", len(loader), enabled) as tick:
-            for i, batch in enumerate(loader):
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    loss = recipe.loss(net, batch, self.spec)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if clip is not None:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(net.parameters(), clip)
-                scaler.step(optimizer)
-                scaler.update()
-                total += float(loss.detach())
-                count += 1
-                tick(i)
-        return total / max(count, 1)
-
-    @torch.no_grad()
-    def score(
-        self, model: nn.Module, recipe: Recipe, data: ClipDataset | PairedClipDataset
-    ) -> dict[str, float]:
-        """Mean loss, and the MAE of per-clip spectral HR against the label's HR."""
-        if not len(data):
-            return {"loss": float("nan"), "mae": float("nan"), "clips": 0}
-        model.eval()
-        losses, errors = [], []
-        loader = DataLoader(data, batch_size=self.cfg.train.batch_size)
-        fs, norm = self.spec.fs, self.spec.norm
-        hr = self.spec.frames / fs >= MIN_HR_CLIP_S  # shorter clips get no HR, only a loss
-        for batch in loader:
-            batch = {k: v.to(self.ctx.device) for k, v in batch.items()}
-            losses.append(float(recipe.loss(model, batch, self.spec)))
-            if not hr:
-                continue
-            pred = recipe.predict(model, batch["clip"])
-            if pred is None:  # a model without a pulse (STVEN alone): the loss only
-                continue
-            for p, y in zip(pred.float().cpu().numpy(), batch["label"].cpu().numpy()):
-                est = heart_rate(to_pulse(p, norm), fs, HR_BAND_HZ).bpm
-                ref = heart_rate(to_pulse(y, norm), fs, HR_BAND_HZ).bpm
-                errors.append(abs(est - ref))
-        mae = float(np.mean(errors)) if errors else float("nan")
-        return {"loss": float(np.mean(losses)), "mae": mae, "clips": len(data)}
-
-    def _state(self, model: nn.Module) -> dict[str, Any]:
+    def _state(self, task: Task) -> dict[str, Any]:
         cfg = self.cfg
         return {
             "model": {"name": cfg.model.name, "options": cfg.model.options},
-            "recipe": {"name": cfg.recipe_name, "options": cfg.recipe.options},
+            "task": {"name": cfg.task_name, "options": cfg.task.options},
             "clip": self.spec.as_dict(),
             "config": cfg.model_dump(),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state_dict": _cpu(task.network.state_dict()),
+            "extra": _cpu(task.extra_state_dict()),
         }
 
     def _tensorboard(self) -> Any:
@@ -384,6 +280,24 @@ class _Run:
                 "log.tensorboard needs the tensorboard package: pip install tensorboard"
             ) from None
         return SummaryWriter(str(self.out / "tensorboard"))
+
+
+def _cpu(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in weights.items()}
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _cycle(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of `loader` without end (the held-out half of a bi-level task)."""
+    while True:
+        yield from loader
+
+
+def _items(task: Task) -> str:
+    return "episodes" if task.data == "episodic" else "clips"
 
 
 @contextlib.contextmanager
@@ -436,37 +350,3 @@ def _seed(seed: int, deterministic: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-
-
-def _optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
-    o = cfg.optim
-    params = model.parameters()
-    if o.name == "sgd":
-        return torch.optim.SGD(params, o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}
-    return cls[o.name](params, lr=o.lr, weight_decay=o.weight_decay)
-
-
-def _lr_factor(cfg: Config) -> Callable[[int], float]:
-    """LR multiplier per epoch: linear warm-up, then constant, cosine to zero, or steps."""
-    s, epochs = cfg.schedule, cfg.train.epochs
-
-    def factor(epoch: int) -> float:
-        if epoch < s.warmup_epochs:
-            return (epoch + 1) / (s.warmup_epochs + 1)
-        if s.name == "cosine":
-            span = max(epochs - s.warmup_epochs, 1)
-            return 0.5 * (1 + math.cos(math.pi * (epoch - s.warmup_epochs) / span))
-        if s.name == "step":
-            return s.gamma ** ((epoch - s.warmup_epochs) // s.step_epochs)
-        return 1.0
-
-    return factor
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()

@@ -1,6 +1,14 @@
-"""PhysNet: the network and its training recipe."""
+"""PhysNet (Yu et al., BMVC 2019): a 3-D CNN from a face clip to its pulse, trained supervised."""
 
-from rppgkit.models.physnet.network import PhysNet
-from rppgkit.models.physnet.recipe import PhysNetRecipe
+from rppgkit.models.method import Method, register_method
 
-__all__ = ["PhysNet", "PhysNetRecipe"]
+register_method(
+    Method(
+        name="physnet",
+        network="rppgkit.models.physnet.network:PhysNet",
+        task="rppgkit.models.physnet.task:PhysNetTask",
+        description="PhysNet 3-D CNN (Yu et al., BMVC 2019)",
+        weights="physnet-synthetic.pt",
+        roles=frozenset({"reader", "editor"}),
+    )
+)

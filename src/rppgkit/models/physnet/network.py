@@ -11,14 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rppgkit.models import register_model
-
-
-def _conv(cin: int, cout: int, kernel: tuple[int, int, int]) -> nn.Sequential:
-    padding = tuple(k // 2 for k in kernel)
-    return nn.Sequential(
-        nn.Conv3d(cin, cout, kernel, padding=padding), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)
-    )
+from rppgkit.models.blocks import conv_bn_relu
 
 
 def _up(channels: int) -> nn.Sequential:
@@ -29,7 +22,6 @@ def _up(channels: int) -> nn.Sequential:
     )
 
 
-@register_model("physnet")
 class PhysNet(nn.Module):
     """Clip ``[B, 3, T, H, W]`` -> pulse ``[B, T]``; T must be a multiple of 4."""
 
@@ -38,19 +30,19 @@ class PhysNet(nn.Module):
         w1, w2 = max(width // 4, 1), max(width // 2, 1)
         k3 = (3, 3, 3)
         self.encoder = nn.Sequential(
-            _conv(in_channels, w1, (1, 5, 5)),
+            conv_bn_relu(in_channels, w1, (1, 5, 5)),
             nn.MaxPool3d((1, 2, 2)),
-            _conv(w1, w2, k3),
-            _conv(w2, width, k3),
+            conv_bn_relu(w1, w2, k3),
+            conv_bn_relu(w2, width, k3),
             nn.MaxPool3d((2, 2, 2)),
-            _conv(width, width, k3),
-            _conv(width, width, k3),
+            conv_bn_relu(width, width, k3),
+            conv_bn_relu(width, width, k3),
             nn.MaxPool3d((2, 2, 2)),
-            _conv(width, width, k3),
-            _conv(width, width, k3),
+            conv_bn_relu(width, width, k3),
+            conv_bn_relu(width, width, k3),
             nn.MaxPool3d((1, 2, 2)),
-            _conv(width, width, k3),
-            _conv(width, width, k3),
+            conv_bn_relu(width, width, k3),
+            conv_bn_relu(width, width, k3),
         )
         self.decoder = nn.Sequential(_up(width), _up(width))
         self.head = nn.Conv3d(width, 1, 1)

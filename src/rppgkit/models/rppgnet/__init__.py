@@ -1,22 +1,35 @@
-"""Seed 000: rPPGNet and STVEN for highly compressed video -- the networks, their losses and
-the three training stages (rPPGNet, STVEN, joint)."""
+"""Seed 000: rPPGNet and STVEN for highly compressed video -- three methods sharing one folder:
+``rppgnet`` (the rPPG network), ``stven`` (the video enhancer alone) and ``stven+rppgnet`` (STVEN
+restoring the clip that a frozen rPPGNet reads)."""
 
-from rppgkit.models.rppgnet.loss import perceptual_loss, rppgnet_loss, stven_loss
-from rppgkit.models.rppgnet.network import RPPGNet, RPPGNetOutput, STConv, skin_attention
-from rppgkit.models.rppgnet.recipe import JointRecipe, RPPGNetRecipe, STVENRecipe
-from rppgkit.models.rppgnet.stven import STVEN, EnhancedRPPGNet
+from rppgkit.models.method import Method, register_method
 
-__all__ = [
-    "STVEN",
-    "EnhancedRPPGNet",
-    "JointRecipe",
-    "RPPGNet",
-    "RPPGNetOutput",
-    "RPPGNetRecipe",
-    "STConv",
-    "STVENRecipe",
-    "perceptual_loss",
-    "rppgnet_loss",
-    "skin_attention",
-    "stven_loss",
-]
+register_method(
+    Method(
+        name="rppgnet",
+        network="rppgkit.models.rppgnet.network:RPPGNet",
+        task="rppgkit.models.rppgnet.task:RPPGNetTask",
+        description="rPPGNet with skin attention (Yu et al., ICCV 2019)",
+        weights="rppgnet-synthetic.pt",
+        roles=frozenset({"reader"}),
+    )
+)
+register_method(
+    Method(
+        name="stven",
+        network="rppgkit.models.rppgnet.stven:STVEN",
+        task="rppgkit.models.rppgnet.task:STVENTask",
+        description="STVEN video enhancer for compressed video (Yu et al., ICCV 2019)",
+        pulse=False,
+    )
+)
+register_method(
+    Method(
+        name="stven+rppgnet",
+        network="rppgkit.models.rppgnet.stven:EnhancedRPPGNet",
+        task="rppgkit.models.rppgnet.task:JointTask",
+        description="STVEN restoring compressed video for a frozen rPPGNet (ICCV 2019)",
+        weights="stven-rppgnet-synthetic.pt",
+        roles=frozenset({"enhancer"}),
+    )
+)

@@ -19,14 +19,19 @@ def rppgnet_loss(
     label: torch.Tensor,
     skin: torch.Tensor | None,
     partitions: bool = True,
-) -> torch.Tensor:
-    """``0.1 BCE(skin) + 0.5 (sum of NegPearson over the 4 partitions + NegPearson(auxiliary))
-    + NegPearson(global)``. `skin` is the binary skin label ``[B, T, h, w]`` at the skin map's
-    size (None leaves that term out); ``partitions=False`` drops the partition terms (ablation).
+) -> dict[str, torch.Tensor]:
+    """rPPGNet's loss as weighted parts: ``signal`` NegPearson(global), ``auxiliary``
+    0.5 NegPearson(auxiliary), ``partitions`` 0.5 (sum of NegPearson over the 4 partitions) and
+    ``skin`` 0.1 BCE(skin map). `skin` is the binary skin label ``[B, T, h, w]`` at the skin
+    map's size (None leaves that part out); ``partitions=False`` drops the partition part (the
+    paper's ablation).
     """
-    loss = neg_pearson(out.signal, label) + PARTS_WEIGHT * neg_pearson(out.auxiliary, label)
+    parts = {
+        "signal": neg_pearson(out.signal, label),
+        "auxiliary": PARTS_WEIGHT * neg_pearson(out.auxiliary, label),
+    }
     if partitions:
-        loss = loss + PARTS_WEIGHT * sum(
+        parts["partitions"] = PARTS_WEIGHT * sum(
             neg_pearson(out.partitions[:, i], label) for i in range(out.partitions.shape[1])
         )
     if skin is not None:
@@ -35,15 +40,16 @@ def rppgnet_loss(
             bce = nn.functional.binary_cross_entropy(
                 out.skin.float().clamp(1e-6, 1 - 1e-6), skin.float()
             )
-        loss = loss + SKIN_WEIGHT * bce
-    return loss
+        parts["skin"] = SKIN_WEIGHT * bce
+    return parts
 
 
 def stven_loss(
     stven: nn.Module, compressed: torch.Tensor, clean: torch.Tensor, level: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """STVEN's reconstruction and cycle losses for clips `compressed` at `level` and their
-    `clean` originals (level 0); returns the loss and the restored clip ``G(compressed, 0)``.
+    `clean` originals (level 0); returns the parts ``reconstruction`` and ``cycle``, and the
+    restored clip ``G(compressed, 0)``.
 
     ``L_rec = ||c_0 - G(c_k, 0)||_2^2 + ||c_k - G(c_0, k)||_1`` and
     ``L_cyc = ||c_k - G(G(c_k, 0), k)||_1 + ||c_0 - G(G(c_0, k), 0)||_1`` (means over pixels,
@@ -58,7 +64,7 @@ def stven_loss(
     degraded = stven(clean, level)
     rec = PIXEL_LEVELS * f.mse_loss(restored, clean) + f.l1_loss(degraded, compressed)
     cyc = f.l1_loss(stven(restored, level), compressed) + f.l1_loss(stven(degraded, 0), clean)
-    return rec + cyc, restored
+    return {"reconstruction": rec, "cycle": cyc}, restored
 
 
 def perceptual_loss(enhanced: RPPGNetOutput, clean: RPPGNetOutput) -> torch.Tensor:

@@ -13,31 +13,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rppgkit.models import register_model
-
-
-def _bn_relu(channels: int) -> list[nn.Module]:
-    return [nn.BatchNorm3d(channels), nn.ReLU(inplace=True)]
-
-
-class STConv(nn.Sequential):
-    """R(2+1)D convolution: spatial [1,k,k] -> norm -> ReLU -> temporal [k,1,1], with the middle
-    width chosen so the parameter count matches a full k x k x k convolution. The norm is
-    BatchNorm (rPPGNet) or InstanceNorm (STVEN, whose statistics must not mix clips)."""
-
-    def __init__(self, cin: int, cout: int, k: int = 3, instance_norm: bool = False) -> None:
-        mid = (k * k * k * cin * cout) // (k * k * cin + k * cout)
-        norm = nn.InstanceNorm3d(mid, affine=True) if instance_norm else nn.BatchNorm3d(mid)
-        super().__init__(
-            nn.Conv3d(cin, mid, (1, k, k), padding=(0, k // 2, k // 2)),
-            norm,
-            nn.ReLU(inplace=True),
-            nn.Conv3d(mid, cout, (k, 1, 1), padding=(k // 2, 0, 0)),
-        )
+from rppgkit.models.blocks import STConv, norm_relu
 
 
 def _st_block(cin: int, cout: int) -> list[nn.Module]:
-    return [STConv(cin, cout), *_bn_relu(cout)]
+    return [STConv(cin, cout), *norm_relu(cout)]
 
 
 class SkinBranch(nn.Module):
@@ -48,9 +28,9 @@ class SkinBranch(nn.Module):
         half, quarter = max(channels // 2, 1), max(channels // 4, 1)
         self.main = nn.Sequential(
             nn.Conv3d(channels, half, (1, 3, 3), padding=(0, 1, 1)),
-            *_bn_relu(half),
+            *norm_relu(half),
             nn.Conv3d(half, quarter, (1, 3, 3), padding=(0, 1, 1)),
-            *_bn_relu(quarter),
+            *norm_relu(quarter),
         )
         self.shortcut = nn.Conv3d(channels, quarter, 1)
         self.out = nn.Conv3d(quarter, 1, (1, 3, 3), padding=(0, 1, 1))
@@ -95,7 +75,6 @@ class RPPGNetOutput:
     features_b: torch.Tensor  # block B output
 
 
-@register_model("rppgnet")
 class RPPGNet(nn.Module):
     """Clip ``[B, 3, T, H, W]`` (H, W multiples of 16) -> `RPPGNetOutput`; as an estimator its
     pulse is ``output.signal``.
@@ -109,7 +88,7 @@ class RPPGNet(nn.Module):
         c1, c2, c3 = max(width // 4, 1), max(width // 2, 1), width
         self.attention = attention
         self.stem = nn.Sequential(
-            nn.Conv3d(3, c1, (1, 5, 5), padding=(0, 2, 2)), *_bn_relu(c1), nn.AvgPool3d((1, 2, 2))
+            nn.Conv3d(3, c1, (1, 5, 5), padding=(0, 2, 2)), *norm_relu(c1), nn.AvgPool3d((1, 2, 2))
         )
         self.block_a = nn.Sequential(*_st_block(c1, c2), *_st_block(c2, c2))
         self.skin = SkinBranch(c2)

@@ -14,12 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rppgkit.models import register_model
-from rppgkit.models.rppgnet.network import RPPGNet, RPPGNetOutput, STConv
-
-
-def _in_relu(channels: int) -> list[nn.Module]:
-    return [nn.InstanceNorm3d(channels, affine=True), nn.ReLU(inplace=True)]
+from rppgkit.models.blocks import STConv, norm_relu
+from rppgkit.models.rppgnet.network import RPPGNet, RPPGNetOutput
 
 
 class _Residual(nn.Module):
@@ -29,7 +25,7 @@ class _Residual(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             STConv(channels, channels, instance_norm=True),
-            *_in_relu(channels),
+            *norm_relu(channels, instance=True),
             STConv(channels, channels, instance_norm=True),
             nn.InstanceNorm3d(channels, affine=True),
         )
@@ -38,7 +34,6 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
-@register_model("stven")
 class STVEN(nn.Module):
     """Clip ``[B, 3, T, H, W]`` in [0, 1] and target levels ``[B]`` (ints in 0..levels-1) ->
     the clip as it would be at those levels, same shape."""
@@ -51,18 +46,18 @@ class STVEN(nn.Module):
         self.levels = levels
         self.encoder = nn.Sequential(
             nn.Conv3d(3 + levels, c1, (3, 7, 7), padding=(1, 3, 3)),
-            *_in_relu(c1),
+            *norm_relu(c1, instance=True),
             nn.Conv3d(c1, c2, (3, 4, 4), stride=(1, 2, 2), padding=1),
-            *_in_relu(c2),
+            *norm_relu(c2, instance=True),
             nn.Conv3d(c2, c3, 4, stride=2, padding=1),
-            *_in_relu(c3),
+            *norm_relu(c3, instance=True),
         )
         self.blocks = nn.Sequential(*(_Residual(c3) for _ in range(blocks)))
         self.decoder = nn.Sequential(
             nn.ConvTranspose3d(c3, c2, 4, stride=2, padding=1),
-            *_in_relu(c2),
+            *norm_relu(c2, instance=True),
             nn.ConvTranspose3d(c2, c1, (1, 4, 4), stride=(1, 2, 2), padding=(0, 1, 1)),
-            *_in_relu(c1),
+            *norm_relu(c1, instance=True),
             nn.Conv3d(c1, 3, (1, 7, 7), padding=(0, 3, 3)),
             nn.Tanh(),
         )
@@ -90,7 +85,6 @@ class STVEN(nn.Module):
         return clip + residual
 
 
-@register_model("stven+rppgnet")
 class EnhancedRPPGNet(nn.Module):
     """STVEN restoring a clip to level 0, read by a frozen rPPGNet: the joint stage's model and
     the ``stven+rppgnet`` estimator. Only STVEN learns; rPPGNet stays in eval mode (its

@@ -1,0 +1,37 @@
+"""Network blocks shared by the papers' networks: 3-D convolutions with their norms.
+
+A block's parameter names are part of every checkpoint that holds it, so blocks keep their
+layout (a `nn.Sequential` of convolution, norm and activation) stable.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def norm_relu(channels: int, instance: bool = False) -> list[nn.Module]:
+    """BatchNorm (or, with `instance`, affine InstanceNorm) and ReLU, to splice into a
+    `nn.Sequential`. InstanceNorm suits generators (STVEN), whose statistics must not mix
+    clips."""
+    norm = nn.InstanceNorm3d(channels, affine=True) if instance else nn.BatchNorm3d(channels)
+    return [norm, nn.ReLU(inplace=True)]
+
+
+def conv_bn_relu(cin: int, cout: int, kernel: tuple[int, int, int]) -> nn.Sequential:
+    """A 3-D convolution padded to keep the clip's size, BatchNorm and ReLU (PhysNet's unit)."""
+    padding = tuple(k // 2 for k in kernel)
+    return nn.Sequential(nn.Conv3d(cin, cout, kernel, padding=padding), *norm_relu(cout))
+
+
+class STConv(nn.Sequential):
+    """R(2+1)D convolution: spatial [1,k,k] -> norm -> ReLU -> temporal [k,1,1], with the middle
+    width chosen so the parameter count matches a full k x k x k convolution. The norm is
+    BatchNorm (rPPGNet) or InstanceNorm (STVEN, whose statistics must not mix clips)."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3, instance_norm: bool = False) -> None:
+        mid = (k * k * k * cin * cout) // (k * k * cin + k * cout)
+        super().__init__(
+            nn.Conv3d(cin, mid, (1, k, k), padding=(0, k // 2, k // 2)),
+            *norm_relu(mid, instance_norm),
+            nn.Conv3d(mid, cout, (k, 1, 1), padding=(k // 2, 0, 0)),
+        )
