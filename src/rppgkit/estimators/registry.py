@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from rppgkit.errors import RppgError
+from rppgkit.registry import Registry
 
 if TYPE_CHECKING:
     from rppgkit.clip.crop import ClipSpec
@@ -40,7 +41,7 @@ class Estimator:
         return self.fn(x, fs)
 
 
-_REGISTRY: dict[str, Estimator] = {}
+ESTIMATORS: Registry[Estimator] = Registry("method")
 
 
 def register(
@@ -54,11 +55,8 @@ def register(
     """
 
     def decorate(fn: PulseFn) -> PulseFn:
-        key = name.lower()
-        if key in _REGISTRY:
-            raise ValueError(f"estimator {key!r} is registered twice")
         summary = description or (inspect.getdoc(fn) or "").partition("\n")[0]
-        _REGISTRY[key] = Estimator(key, input_kind, fn, summary)
+        ESTIMATORS.add(name, Estimator(name.lower(), input_kind, fn, summary))
         return fn
 
     return decorate
@@ -69,10 +67,8 @@ def create(name: str, **options: object) -> Estimator:
 
     Options let later methods take settings such as ``weights=...`` without changing callers.
     """
-    key = name.lower()
-    if key not in _REGISTRY:
-        raise RppgError(f"unknown method {name!r}; choose one of: {', '.join(available())}")
-    estimator = _REGISTRY[key]
+    estimator = ESTIMATORS.get(name)
+    key = estimator.name
     if not options:
         return estimator
     try:
@@ -86,4 +82,4 @@ def create(name: str, **options: object) -> Estimator:
 
 def available() -> list[str]:
     """Names of all registered estimators, sorted."""
-    return sorted(_REGISTRY)
+    return list(ESTIMATORS)
