@@ -6,6 +6,7 @@ layout (a `nn.Sequential` of convolution, norm and activation) stable.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -35,3 +36,32 @@ class STConv(nn.Sequential):
             *norm_relu(mid, instance_norm),
             nn.Conv3d(mid, cout, (k, 1, 1), padding=(k // 2, 0, 0)),
         )
+
+
+class TDC(nn.Module):
+    """Temporal difference convolution (AutoHR, Yu et al. 2020): a 3x3x3 convolution minus
+    `theta` times the centre frame's value weighted by the kernel's previous- and next-frame
+    taps, so the block responds to temporal change of the neighbourhood against its centre.
+
+    ``y = conv3d(x, W) - theta * conv1x1x1(x, sum_hw W[:, :, 0] + sum_hw W[:, :, 2])``;
+    ``theta = 0`` is a plain 3x3x3 convolution. The subtracted 1x1x1 kernel is derived from W
+    on every call, so one set of weights is learnt.
+    """
+
+    def __init__(
+        self, cin: int, cout: int, theta: float = 0.7, stride: int = 1, bias: bool = False
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=bias)
+        self.theta = theta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        if self.theta == 0:
+            return out
+        w = self.conv.weight  # [cout, cin, 3, 3, 3]
+        neighbours = (w[:, :, 0].sum(dim=(2, 3)) + w[:, :, 2].sum(dim=(2, 3)))[
+            ..., None, None, None
+        ]
+        centre = nn.functional.conv3d(x, neighbours, stride=self.conv.stride)
+        return out - self.theta * centre
