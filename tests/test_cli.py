@@ -123,11 +123,12 @@ def test_methods_lists_the_registry() -> None:
     assert code == 0
     names = [line.split()[0] for line in stdout.strip().splitlines()]
     assert names == [
-        *("chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos", "rppgnet"),
-        "stven+rppgnet",
+        *("autohr", "chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos"),
+        *("rppgnet", "stven+rppgnet"),
     ]
-    neural = [line for line in stdout.splitlines() if "--weights" in line]
-    assert len(neural) == 3 and all("shipped weights, or --weights" in line for line in neural)
+    shipped = [line for line in stdout.splitlines() if "shipped weights, or --weights" in line]
+    assert [line.split()[0] for line in shipped] == ["physnet", "rppgnet", "stven+rppgnet"]
+    assert "needs --weights" in next(line for line in stdout.splitlines() if "autohr" in line)
 
 
 def test_synth_writes_video_and_ground_truth(tmp_path: Path) -> None:

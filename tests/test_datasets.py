@@ -36,12 +36,14 @@ def test_registry_names(tmp_path: Path) -> None:
     assert available_datasets() == [
         "cohface",
         "ladder",
+        "mahnob-hci",
         "manifest",
         "pure",
         "synthetic",
         "ubfc-phys",
         "ubfc-rppg",
         "videos",
+        "vipl-hr",
     ]
     with pytest.raises(DatasetError, match="unknown dataset 'vipl'; choose one of: cohface"):
         load_dataset("vipl", ".")

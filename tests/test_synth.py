@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from rppgkit.errors import RppgError
+from rppgkit.estimators import create
+from rppgkit.pulse import heart_rate
 from rppgkit.synth import SynthConfig, load_skin_masks, pulse_waveform, synthesize, write_synth
 
 TINY = SynthConfig(duration_s=3.0, fps=30.0, width=160, height=120, seed=7)
@@ -175,3 +177,51 @@ def test_benchmark_suite_is_one_factor_at_a_time(tmp_path) -> None:
     folders = write_suite(tmp_path, seeds=2, duration_s=1, size=(96, 72), conditions=["tone-6"])
     recordings = load_dataset("synthetic", folders["tone-6"])
     assert [r.id for r in recordings] == ["s0", "s1"]
+
+
+# --- generator 2: skin optics, physiology, a consumer camera -----------------------------------
+
+
+def _v2(**change: object) -> SynthConfig:
+    base = {"width": 160, "height": 120, "duration_s": 10, "generator": 2, "seed": 5}
+    return SynthConfig(**(base | change))
+
+
+def _skin_rgb(config: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Mean skin RGB per frame ``[N, 3]``, and the ground-truth pulse."""
+    video = synthesize(config)
+    rgb = np.array([frame[mask].mean(axis=0) for frame, mask in video.frames()])
+    return rgb, video.pulse
+
+
+def test_generator_2_pulse_is_in_its_ground_truth_and_darkens_the_skin() -> None:
+    rgb, truth = _skin_rgb(_v2(hr_bpm=75, hr_drift_bpm=0))
+    pos = create("pos")(rgb, 30.0)
+    assert heart_rate(pos, 30.0).bpm == pytest.approx(75, abs=3)
+    green = rgb[:, 1] - np.convolve(rgb[:, 1], np.ones(31) / 31, mode="same")
+    r = np.corrcoef(green[20:-20], truth[20:-20])[0, 1]
+    assert r < -0.3  # blood absorbs: the skin is darkest at the pulse's peak
+
+
+def test_generator_2_darker_skin_pulses_less_and_same_seed_repeats() -> None:
+    def amplitude(tone: int) -> float:
+        rgb, truth = _skin_rgb(_v2(skin_tone=tone))
+        green = rgb[:, 1]
+        detrended = green - np.convolve(green, np.ones(31) / 31, mode="same")
+        return float(np.abs(np.polyfit(truth[20:-20], detrended[20:-20], 1)[0]) / green.mean())
+
+    assert amplitude(6) < 0.6 * amplitude(2)
+    a = [rgb for rgb, _ in synthesize(_v2(duration_s=1)).frames()]
+    b = [rgb for rgb, _ in synthesize(_v2(duration_s=1)).frames()]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_generator_2_writes_a_consumer_video_and_refuses_what_it_cannot_draw(tmp_path) -> None:
+    paths = write_synth(_v2(duration_s=2, camera="phone"), tmp_path / "v2", masks=False)
+    meta = json.loads(paths["meta"].read_text())
+    assert meta["codec"]["encoder"] in ("libx264", "libx265") and not meta["codec"]["lossless"]
+    with av.open(str(paths["video"])) as container:
+        assert container.streams.video[0].format.name == "yuv420p"
+    for change, word in [({"face": "astronaut"}, "draws its faces"), ({"light": "sun"}, "light")]:
+        with pytest.raises(RppgError, match=word):
+            _v2(**change).validate()

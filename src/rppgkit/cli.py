@@ -288,6 +288,31 @@ def train(
 
 @app.command()
 @user_errors
+def search(
+    config: Annotated[Path, typer.Argument(help="A YAML search config (configs/autohr-search-*).")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Config changes as section.key=value, e.g. train.epochs=3."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the search in log.out.")] = False,
+) -> None:
+    """Search AutoHR's cell architecture; write genotype.yaml and cells.png into log.out."""
+    from rppgkit.models.autohr.search import search as run_search
+    from rppgkit.train import load_config
+
+    cfg = load_config(config, overrides or [])
+    result = run_search(cfg, resume, on_progress=lambda line: err.print(line, highlight=False))
+    if os.environ.get("RANK", "0") != "0":
+        return
+    out.print(f"genotype: {result.genotype_file} (drawn in {result.figure_file})", highlight=False)
+    out.print(
+        "retrain it as model.options.genotype of an autohr config (docs/methods/autohr.md)",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `rppgkit train`.")],
     onnx: Annotated[

@@ -23,7 +23,7 @@ from tests.hostile.conftest import assert_user_error, run, snapshot
 
 from rppgkit.clip import ClipSpec
 from rppgkit.clip.cache import prepare
-from rppgkit.datasets import DatasetError, load_dataset
+from rppgkit.datasets import DATASETS, DatasetError, load_dataset
 from rppgkit.errors import RppgError
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.trace.extract import load_trace
@@ -223,7 +223,7 @@ def test_datasets_gives_each_format_a_whole_summary() -> None:
     code, stdout, _ = run("datasets")
     assert code == 0
     lines = stdout.strip().splitlines()
-    assert len(lines) == 8
+    assert [line.split()[0] for line in lines] == list(DATASETS)
     for line in lines:
         _, _, summary = line.partition(" ")
         assert summary.strip().endswith(".") and len(summary.split()) >= 5, line

@@ -1,7 +1,16 @@
 """Datasets: recordings (most with a reference pulse), each format picked by name from one
 registry."""
 
-from rppgkit.datasets import cohface, ladder, manifest, pure, ubfc, videos  # noqa: F401  (registers)
+from rppgkit.datasets import (  # noqa: F401  (registers)
+    cohface,
+    ladder,
+    mahnob,
+    manifest,
+    pure,
+    ubfc,
+    videos,
+    vipl,
+)
 from rppgkit.datasets.base import (
     DATASETS,
     DataKind,

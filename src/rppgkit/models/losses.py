@@ -6,6 +6,7 @@ All take predictions and labels ``[B, T]`` sampled at ``fs`` Hz.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -74,13 +75,21 @@ def frequency_ce(
     fs: float,
     bpm_range: tuple[int, int] = BPM_RANGE,
     derivative: bool = False,
+    normalise: Literal["mean", "sum"] = "mean",
 ) -> torch.Tensor:
     """Cross-entropy between the softmax of the prediction's power over 40-180 bpm and the
     reference HR's class (AutoHR's L_freq; PhysFormer's frequency loss).
 
-    The power is divided by its mean over the band, so the logits do not depend on the
-    prediction's scale, which the Pearson term leaves free.
+    The power is divided by its mean over the band (``normalise="mean"``), so the logits do not
+    depend on the prediction's scale, which the Pearson term leaves free. The AutoHR paper
+    states no normalisation; its code is unreleased, and the same first author's released
+    PhysFormer loss divides by the band's sum instead (``normalise="sum"``). Sum-normalised
+    logits lie in [0, 1] and sum to one, so the softmax can never peak: with all the power in
+    the true class that class gets e / (e + K - 1), about 2%, and the loss falls at most 1
+    below log(K). The mean gives K times those logits (K classes: 141 here; 140 there, whose
+    band stops at 179 bpm).
     """
     power = bpm_power(pred, fs, bpm_range, derivative)
-    logits = power / (power.mean(dim=-1, keepdim=True) + 1e-8)
+    scale = power.mean(dim=-1, keepdim=True) if normalise == "mean" else power.sum(-1, True)
+    logits = power / (scale + 1e-8)
     return nn.functional.cross_entropy(logits, hr_class(target, fs, bpm_range, derivative))

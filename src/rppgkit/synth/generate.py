@@ -19,6 +19,10 @@ import numpy as np
 from rppgkit.checks import Range, check_fields
 from rppgkit.errors import RppgError
 from rppgkit.fileio import atomic_dir, atomic_path, write_json, write_text
+from rppgkit.synth.camera import consumer_codec
+from rppgkit.synth.optics import LIGHTS
+from rppgkit.synth.physical import PhysicalClip, Subject, physical_clip, render_physical
+from rppgkit.synth.physiology import mean_delay_s
 from rppgkit.synth.scene import (
     Scene,
     face_boxes,
@@ -28,11 +32,13 @@ from rppgkit.synth.scene import (
     pose_matrices,
     render_frames,
 )
-from rppgkit.synth.waveform import pulse_waveform
+from rppgkit.synth.waveform import PulseWave, pulse_waveform
 from rppgkit.video.writer import FFV1, Codec, VideoWriter
 
-GENERATOR_VERSION = "1.1"  # 1.1: skin darkens with the pulse (1.0 brightened it)
-_STREAMS = {"scene": 1, "motion": 2, "lighting": 3, "noise": 4}  # pulse uses the bare seed
+# 1.1: skin darkens with the pulse (1.0 brightened it); 1.2: generator 2 added
+GENERATOR_VERSION = "1.2"
+# independent random streams; the pulse uses the bare seed
+_STREAMS = {"scene": 1, "motion": 2, "lighting": 3, "noise": 4, "camera": 5}
 FILE_NAMES = {
     "video": "video.mkv",
     "ground_truth": "ground_truth.csv",
@@ -72,6 +78,13 @@ class SynthConfig:
     brighten_with_pulse: bool = False
     """Render generator 1.0's sign: skin brighter with blood volume, the opposite of real skin.
     Only for checking the networks shipped so far, which learnt that sign from 1.0's videos."""
+    generator: int = 1
+    """1: the drawn face with one pulse colour; 2: skin optics, perfusion and transit delay,
+    ballistocardiographic motion, blinks, specular reflection and a consumer camera
+    (`rppgkit.synth.physical`; drawn faces only)."""
+    light: str = "D65"  # generator 2: the light (rppgkit.synth.optics.LIGHTS)
+    camera: Literal["webcam", "phone"] = "webcam"  # generator 2: what records and encodes
+    talking: float = 0.0  # generator 2: share of the clip spent talking, 0..1
 
     def validate(self) -> None:
         """Raise RppgError naming the first nonsensical field and its accepted range."""
@@ -83,6 +96,14 @@ class SynthConfig:
                 f"synth hr_bpm={self.hr_bpm} with hr_drift_bpm={self.hr_drift_bpm} leaves "
                 "30..220 bpm: lower the drift or move hr_bpm towards the middle"
             )
+        if self.generator not in (1, 2):
+            raise RppgError(f"synth generator={self.generator} is unknown: use 1 or 2")
+        if self.generator == 2 and self.face != "drawn":
+            raise RppgError("synth generator 2 draws its faces: use face='drawn'")
+        if self.light not in LIGHTS:
+            raise RppgError(f"synth light={self.light!r} is unknown: use one of {list(LIGHTS)}")
+        if self.camera not in ("webcam", "phone"):
+            raise RppgError(f"synth camera={self.camera!r} is unknown: use 'webcam' or 'phone'")
         if self.n_frames < 2:
             raise RppgError("synth duration_s * fps gives fewer than 2 frames: lengthen the clip")
 
@@ -107,6 +128,7 @@ _LIMITS = {
     "motion": ("synth motion (--motion)", Range(0.0, 2.0)),
     "lighting": ("synth lighting (--lighting)", Range(0.0, 2.0)),
     "noise": ("synth noise (--noise)", Range(0.0, 50.0)),
+    "talking": ("synth talking", Range(0.0, 1.0)),
 }
 
 
@@ -127,6 +149,7 @@ class SynthVideo:
     _scene: Scene = field(repr=False)
     _matrices: np.ndarray = field(repr=False)
     _light: np.ndarray = field(repr=False)
+    _physical: PhysicalClip | None = field(default=None, repr=False)
 
     @property
     def n_frames(self) -> int:
@@ -142,6 +165,9 @@ class SynthVideo:
 
         Each call restarts from the first frame and yields the same frames bit for bit.
         """
+        if self._physical is not None:
+            noise = _rng(self.config.seed, "noise")
+            return render_physical(self._scene, self._physical, self._light, self.config.fps, noise)
         return render_frames(
             self._scene,
             self._matrices,
@@ -179,6 +205,9 @@ def synthesize(config: SynthConfig) -> SynthVideo:
     )
     if config.brighten_with_pulse:
         scene = dataclasses.replace(scene, pulse_gain=-scene.pulse_gain)
+    light = illumination(times, config.lighting, _rng(config.seed, "lighting"))
+    if config.generator == 2:
+        return _physical_video(config, times, wave, scene, light)
     motion = head_motion(times, config.motion, config.height, _rng(config.seed, "motion"))
     matrices = pose_matrices(scene.sprite, motion)
     return SynthVideo(
@@ -190,14 +219,43 @@ def synthesize(config: SynthConfig) -> SynthVideo:
         boxes=face_boxes(scene.sprite, matrices),
         _scene=scene,
         _matrices=matrices,
-        _light=illumination(times, config.lighting, _rng(config.seed, "lighting")),
+        _light=light,
+    )
+
+
+def _physical_video(
+    config: SynthConfig, times: np.ndarray, wave: PulseWave, scene: Scene, light: np.ndarray
+) -> SynthVideo:
+    """Generator 2's clip: the ground-truth pulse is the face-average (transit-delayed) one."""
+    level = "still" if config.motion < 0.5 else "moderate" if config.motion < 1.5 else "strong"
+    subject = Subject(config.light, config.camera, level, config.talking)
+    clip = physical_clip(
+        scene,
+        subject,
+        config.skin_tone,
+        config.pulse_amplitude,
+        times,
+        wave.pulse,
+        _rng(config.seed, "motion"),
+    )
+    return SynthVideo(
+        config=config,
+        times=times,
+        pulse=clip.truth,
+        hr_bpm=wave.hr_bpm,
+        beat_times=wave.beat_times + mean_delay_s(clip.face.regions),
+        boxes=face_boxes(scene.sprite, clip.matrices),
+        _scene=scene,
+        _matrices=clip.matrices,
+        _light=light,
+        _physical=clip,
     )
 
 
 def write_synth(
     config: SynthConfig,
     out_dir: str | os.PathLike,
-    codec: Codec = FFV1,
+    codec: Codec | None = None,
     masks: bool = True,
     on_frame: Callable[[int], None] | None = None,
 ) -> dict[str, Path]:
@@ -207,9 +265,13 @@ def write_synth(
     saved at the end (`masks=False` skips them, e.g. for long benchmark videos). The files appear
     as a whole set (an existing `out_dir` is replaced only when it holds nothing but these
     files), so an interrupted run never pairs a new video with old ground truth. Returns the
-    path of each output by role. `on_frame(i)` reports progress.
+    path of each output by role. `on_frame(i)` reports progress. `codec` None: lossless FFV1
+    for generator 1, the recording camera's own encoding (H.264/HEVC at a consumer bitrate,
+    drawn from the seed) for generator 2.
     """
     video = synthesize(config)
+    if codec is None:
+        codec = FFV1 if config.generator == 1 else _consumer(config)
     roles = {role: name for role, name in FILE_NAMES.items() if masks or role != "skin_masks"}
     with atomic_dir(out_dir, frozenset(FILE_NAMES.values())) as tmp:
         paths = {role: tmp / name for role, name in roles.items()}
@@ -228,6 +290,12 @@ def write_synth(
         write_text(paths["face_boxes"], _boxes_csv(video.boxes))
         write_json(paths["meta"], _meta(video, codec, paths))
     return {role: Path(out_dir) / name for role, name in roles.items()}
+
+
+def _consumer(config: SynthConfig) -> Codec:
+    """How generator 2's camera encodes: a phone's or webcam's codec and bitrate."""
+    width, height, fps = config.width, config.height, config.fps
+    return consumer_codec(width, height, fps, config.camera, _rng(config.seed, "camera"))
 
 
 def load_skin_masks(path: str | os.PathLike) -> np.ndarray:
