@@ -15,6 +15,8 @@ from rppgkit.errors import RppgError
 from rppgkit.estimators import create
 from rppgkit.pulse import heart_rate
 from rppgkit.synth import SynthConfig, load_skin_masks, pulse_waveform, synthesize, write_synth
+from rppgkit.synth.optics import LIGHTS
+from rppgkit.synth.suite import CONDITIONS, training_config
 
 TINY = SynthConfig(duration_s=3.0, fps=30.0, width=160, height=120, seed=7)
 STILL = dataclasses.replace(TINY, duration_s=5.0, noise=0.0, motion=0.0, lighting=0.0, seed=3)
@@ -214,6 +216,37 @@ def test_generator_2_darker_skin_pulses_less_and_same_seed_repeats() -> None:
     a = [rgb for rgb, _ in synthesize(_v2(duration_s=1)).frames()]
     b = [rgb for rgb, _ in synthesize(_v2(duration_s=1)).frames()]
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_generator_2_recorded_pulse_has_the_configured_amplitude() -> None:
+    # `pulse_amplitude` is the peak-to-peak change of the *recorded* green value of a type III
+    # skin in daylight; generator 1.2 set it on linear light and recorded about half of it
+    amplitudes = []
+    for seed in (5, 6, 7):
+        rgb, truth = _skin_rgb(_v2(skin_tone=3, seed=seed, light="D65"))
+        green = rgb[:, 1]
+        detrended = green - np.convolve(green, np.ones(31) / 31, mode="same")
+        slope = np.polyfit(truth[20:-20], detrended[20:-20], 1)[0]
+        amplitudes.append(abs(slope) / green.mean())
+    assert 0.7 * 0.005 < np.median(amplitudes) < 1.6 * 0.005
+
+
+def test_generator_2_training_set_draws_light_camera_and_talking_per_subject() -> None:
+    configs = [
+        training_config(c, s, generator=2) for c in CONDITIONS if c != "astronaut" for s in range(6)
+    ]
+    assert {c.light for c in configs} == set(LIGHTS)
+    assert {c.camera for c in configs} == {"phone", "webcam"}
+    assert all(0 <= c.talking <= 0.3 and c.generator == 2 for c in configs)
+    again = training_config("motion-2", 3, generator=2)
+    assert again == training_config("motion-2", 3, generator=2)  # drawn from the seed
+    v1 = training_config("motion-2", 3)  # the same subject, HR and condition under generator 1
+    assert (v1.hr_bpm, v1.motion, v1.seed, v1.generator) == (
+        again.hr_bpm,
+        again.motion,
+        again.seed,
+        1,
+    )
 
 
 def test_generator_2_writes_a_consumer_video_and_refuses_what_it_cannot_draw(tmp_path) -> None:

@@ -663,17 +663,17 @@ class Camera:
 
 # Bitrates (bits/s) at a reference size and 30 fps, by camera kind and codec; see the docs.
 _REFERENCE_BITRATES: dict[tuple[str, str], tuple[float, float]] = {
-    ("phone", "h264"): (10e6, 17e6),
-    ("phone", "hevc"): (6e6, 10e6),
+    ("phone", "h264"): (6e6, 15e6),
+    ("phone", "hevc"): (3.6e6, 9e6),
     ("webcam", "h264"): (1e6, 3e6),
 }
-_REFERENCE_PIXELS = {"phone": 1920 * 1080, "webcam": 640 * 480}
+_REFERENCE_PIXELS = 640 * 480
 _PIXEL_EXPONENT = 0.75  # bitrate ~ pixels^0.75: smaller frames need more bits per pixel
 _FPS_EXPONENT = 0.6  # and ~ fps^0.6: at a higher rate, frames predict each other better
 _ENCODERS = {"h264": "libx264", "hevc": "libx265"}
 
 
-def consumer_bitrate(width: int, height: int, fps: float, reference: float, kind: str) -> int:
+def consumer_bitrate(width: int, height: int, fps: float, reference: float) -> int:
     """A reference bitrate scaled to another frame size and rate.
 
     Parameters
@@ -681,16 +681,14 @@ def consumer_bitrate(width: int, height: int, fps: float, reference: float, kind
     width, height, fps
         The video.
     reference
-        Bits/s at the kind's reference size (1920x1080 phone, 640x480 webcam) and 30 fps.
-    kind
-        "phone" or "webcam".
+        Bits/s at the reference size, 640x480, and 30 fps.
 
     Returns
     -------
     int
         Bits/s.
     """
-    pixels = width * height / _REFERENCE_PIXELS[kind]
+    pixels = width * height / _REFERENCE_PIXELS
     return round(reference * pixels**_PIXEL_EXPONENT * (fps / 30.0) ** _FPS_EXPONENT)
 
 
@@ -732,9 +730,7 @@ def consumer_codec(
         codec = "hevc" if hevc else "h264"
     if (kind, codec) not in _REFERENCE_BITRATES:
         raise RppgError(f"no {codec} settings for a {kind}: use phone/webcam with h264, phone/hevc")
-    bit_rate = consumer_bitrate(
-        width, height, fps, rng.uniform(*_REFERENCE_BITRATES[kind, codec]), kind
-    )
+    bit_rate = consumer_bitrate(width, height, fps, rng.uniform(*_REFERENCE_BITRATES[kind, codec]))
     gop = max(1, round(fps * rng.uniform(1.0, 2.0)))
     options = {
         "g": str(gop),

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from rppgkit.synth import optics
-from rppgkit.synth.camera import Camera, CameraParams, random_camera
+from rppgkit.synth.camera import Camera, CameraParams, random_camera, srgb_encode
 from rppgkit.synth.physiology import (
     DynamicsSettings,
     FaceDynamics,
@@ -56,9 +56,25 @@ from rppgkit.synth.physiology import (
 from rppgkit.synth.scene import Scene, pose_matrices
 
 # the blood-volume change per beat is set so that a typical type III skin under daylight
-# changes its green value by the config's `pulse_amplitude` peak to peak (generator 1's
-# meaning of the knob); other skins and lights then pulse as the optics say
+# changes its *recorded* green value (after the camera's sRGB tone curve, as generator 1's knob
+# and the rPPG literature's AC/DC figures mean it) by the config's `pulse_amplitude` peak to
+# peak; other skins and lights then pulse as the optics say
 _CALIBRATION = optics.skin_colour(optics.typical_skin(3), optics.LIGHTS["D65"])
+
+
+def tone_slope(linear: float, step: float = 1e-3) -> float:
+    """Relative change of the sRGB-encoded value per relative change of linear light at `linear`.
+
+    About 0.46 at a mid-tone: a 1% change of light changes the recorded value by about 0.46%, so
+    a pulse specified on recorded values needs a blood-volume change about twice as large.
+    """
+    low, high = srgb_encode(np.array([linear, linear * (1 + step)]))
+    return float(np.log(high / low) / np.log1p(step))
+
+
+# blood-volume change per unit of `pulse_amplitude`; the calibration skin is exposed as auto
+# exposure puts a face: near an 18% grey
+_VOLUME_PER_AMPLITUDE = 1.0 / (abs(float(_CALIBRATION.relative_pulse[1])) * tone_slope(0.18))
 _MOUTH_UV, _MOUTH_AXES = (0.0, 0.55), (0.28, 0.07)  # mouth centre and half-size, face units
 
 
@@ -107,7 +123,8 @@ def make_face(
     colour
         The subject's skin colour and pulse under the light (`optics.skin_colour`).
     pulse_amplitude
-        Peak-to-peak relative change of green for a typical type III skin under daylight.
+        Peak-to-peak relative change of the recorded green value for a typical type III skin
+        under daylight.
     regions, surface, geometry
         Perfusion and delay regions, specular inputs and landmarks of the sprite.
 
@@ -121,7 +138,7 @@ def make_face(
     mean_skin = (drawn * skin[..., None]).sum(axis=(0, 1)) / max(float(skin.sum()), 1.0)
     tint = np.asarray(colour.rgb, np.float32) / np.maximum(mean_skin, 1e-6)
     body = drawn * (1 + skin[..., None] * (tint - 1))
-    per_volume = pulse_amplitude / abs(float(_CALIBRATION.relative_pulse[1]))
+    per_volume = pulse_amplitude * _VOLUME_PER_AMPLITUDE
     u, v = face_coordinates(geometry, skin.shape)
     mouth = ((u - _MOUTH_UV[0]) / _MOUTH_AXES[0]) ** 2 + ((v - _MOUTH_UV[1]) / _MOUTH_AXES[1]) ** 2
     return Face(

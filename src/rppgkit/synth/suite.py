@@ -17,6 +17,7 @@ import numpy as np
 
 from rppgkit.parallel import process_pool
 from rppgkit.synth.generate import SynthConfig, write_synth
+from rppgkit.synth.optics import LIGHTS
 
 BASELINE: dict[str, object] = {"skin_tone": 3, "motion": 0.0, "lighting": 0.0, "noise": 2.0}
 CONDITIONS: dict[str, dict[str, object]] = {
@@ -99,12 +100,30 @@ TRAINING_HR_BPM = (48.0, 132.0)  # each video's mean HR is drawn uniformly from 
 
 
 def training_config(
-    condition: str, seed: int, duration_s: float = 20.0, size: tuple[int, int] = (320, 240)
+    condition: str,
+    seed: int,
+    duration_s: float = 20.0,
+    size: tuple[int, int] = (320, 240),
+    generator: int = 1,
 ) -> SynthConfig:
-    """One video of the training data: the suite's condition, at a seeded random HR."""
+    """One video of the training data: the suite's condition, at a seeded random HR.
+
+    Generator 2 also draws the subject's light (one of `optics.LIGHTS`), the recording camera
+    (two phones for one webcam: consumer video is mostly phone video) and the share of the clip
+    spent talking (0-30%), all from the seed and the condition.
+    """
     rng = np.random.default_rng([seed, list(CONDITIONS).index(condition)])
     base = suite_config(condition, seed, duration_s, size)
-    return dataclasses.replace(base, hr_bpm=round(float(rng.uniform(*TRAINING_HR_BPM)), 1))
+    config = dataclasses.replace(base, hr_bpm=round(float(rng.uniform(*TRAINING_HR_BPM)), 1))
+    if generator == 1:
+        return config
+    return dataclasses.replace(
+        config,
+        generator=generator,
+        light=str(rng.choice(list(LIGHTS))),
+        camera="webcam" if rng.random() < 1 / 3 else "phone",
+        talking=round(float(rng.uniform(0.0, 0.3)), 2),
+    )
 
 
 def write_training_set(
@@ -113,21 +132,27 @@ def write_training_set(
     size: tuple[int, int] = (320, 240),
     on_video: Callable[[str], None] | None = None,
     workers: int = 1,
+    generator: int = 1,
+    splits: tuple[str, ...] = tuple(TRAINING_SPLITS),
 ) -> dict[str, list[Path]]:
-    """Render TRAINING_SPLITS as `synthetic` dataset folders `<out>/<split>/<condition>/s<seed>`
-    (videos already there are kept), `workers` at a time; return the condition folders of each
-    split."""
+    """Render `splits` of TRAINING_SPLITS as `synthetic` dataset folders
+    `<out>/<split>/<condition>/s<seed>` (videos already there are kept), `workers` at a time;
+    return the condition folders of each split. Generator 2 draws faces only, so its splits leave
+    out the astronaut photo."""
     folders: dict[str, list[Path]] = {}
     missing: dict[str, tuple[SynthConfig, Path]] = {}
-    for split, (seeds, conditions) in TRAINING_SPLITS.items():
-        folders[split] = [Path(out_dir) / split / condition for condition in conditions]
+    for split in splits:
+        seeds, conditions = TRAINING_SPLITS[split]
+        kept = [c for c in conditions if generator == 1 or "face" not in CONDITIONS[c]]
+        folders[split] = [Path(out_dir) / split / condition for condition in kept]
         for folder in folders[split]:
             for seed in seeds:
                 target = folder / f"s{seed}"
                 name = f"{split}/{folder.name}/s{seed}"
                 if (target / "meta.json").exists():
                     continue
-                missing[name] = (training_config(folder.name, seed, duration_s, size), target)
+                config = training_config(folder.name, seed, duration_s, size, generator)
+                missing[name] = (config, target)
     with process_pool(max(workers, 1)) as pool:
         futures = {pool.submit(write_synth, c, t, masks=False): n for n, (c, t) in missing.items()}
         for future in as_completed(futures):

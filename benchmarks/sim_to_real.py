@@ -1,0 +1,177 @@
+"""Synthetic-to-real transfer: every shipped network and POS/CHROM on the synthetic v1 suite,
+the generator-2 test split and the real-video development set.
+
+Three columns per method:
+- **v1 suite**: per-window HR MAE (10 s windows, 1 s step) over the fixed suite of
+  `rppgkit.synth.suite` (generator 1, lossless FFV1; baseline, skin types, motion, lighting, the
+  astronaut photograph), `--seeds` subjects per condition;
+- **v2 test**: per-window HR MAE over the test split of the generator-2 training set
+  (`write_training_set(generator=2)`: subjects 8-11, baseline, skin type VI, strong motion,
+  strong lighting changes, each with its drawn light, camera, codec and talking);
+- **real dev**: the whole-clip HR error on every clip of `benchmarks/realdev/data` that has a
+  reference (contact, else the pseudo-reference of `benchmarks/realdev/pseudo.py`), and the
+  share of those clips read within 3 bpm (issue 20's target: at least 90%).
+
+Networks are read with the weights rppgkit ships unless `--weights NAME=PATH` names a
+checkpoint; `--label` names the run, so a run before retraining and one after sit side by side
+in `table.md` (every labelled run found under `--work` is a row group).
+
+Usage: python benchmarks/sim_to_real.py [--label shipped] [--weights physnet=run/best.pt ...]
+       [--seeds 2] [--workers 2] [--work benchmarks/out/sim_to_real]
+Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a note, without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from real_video import reference_hr, video_folders
+from rppgkit.errors import RppgError
+from rppgkit.evaluate import evaluate
+from rppgkit.models.zoo import shipped_weights
+from rppgkit.pipeline import Options, analyse
+from rppgkit.synth import write_suite, write_training_set
+from rppgkit.trace.extract import extract_trace
+from rppgkit.video.reader import open_video
+
+CLASSIC = ("pos", "chrom")
+NETWORKS = ("physnet", "rppgnet", "stven+rppgnet")
+WITHIN_BPM = 3.0
+REALDEV = Path("benchmarks/realdev/data")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One method's figures in one run."""
+
+    v1_mae: float | None
+    v2_mae: float | None
+    real_errors: dict[str, float | None]  # clip -> HR error (bpm); None where the method failed
+
+    def real_share(self) -> float | None:
+        """Share of the referenced real clips read within WITHIN_BPM; None without clips."""
+        if not self.real_errors:
+            return None
+        hits = [e is not None and abs(e) <= WITHIN_BPM for e in self.real_errors.values()]
+        return float(np.mean(hits))
+
+
+def window_mae(dataset_root: Path, method: str, opts: Options, out: Path, workers: int) -> float:
+    """Per-window HR MAE of `method` over every recording under `dataset_root`."""
+    result = evaluate("synthetic", dataset_root, [method], out, opts, workers=workers)
+    return float(result.metrics[method]["window"]["mae"].value)
+
+
+def clip_reference(folder: Path, start_s: float, end_s: float) -> float | None:
+    """Contact reference HR, else the pseudo-reference pseudo.py wrote; None without either."""
+    contact = reference_hr(folder, start_s, end_s)
+    if contact is not None:
+        return contact
+    pseudo = folder / "pseudo.json"
+    if pseudo.exists():
+        data = json.loads(pseudo.read_text())
+        if data.get("kind") == "pseudo" and data.get("hr_bpm") is not None:
+            return float(data["hr_bpm"])
+    return None
+
+
+def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[str, float | None]]:
+    """[method][clip] whole-clip HR error against the clip's reference (clips without one are
+    left out); each clip is decoded once for all methods."""
+    errors: dict[str, dict[str, float | None]] = {m: {} for m in methods}
+    for folder, video in video_folders(realdev) if realdev.is_dir() else []:
+        trace = extract_trace(open_video(video))
+        ref = clip_reference(folder, float(trace.times[0]), float(trace.times[-1]))
+        if ref is None:
+            continue
+        for method, opts in methods.items():
+            try:
+                hr = analyse(trace, opts).summary().hr_bpm
+            except RppgError as exc:
+                print(f"  {method} on {folder.name}: {exc}")
+                errors[method][folder.name] = None
+                continue
+            errors[method][folder.name] = round(hr - ref, 2)
+    return errors
+
+
+def method_options(overrides: dict[str, str]) -> dict[str, Options]:
+    """Options of each method measured: POS, CHROM and every network with weights."""
+    methods = {name: Options(method=name) for name in CLASSIC}
+    for name in NETWORKS:
+        weights = overrides.get(name) or shipped_weights(name)
+        if weights:
+            methods[name] = Options(method=name, weights=str(weights))
+    unknown = set(overrides) - set(methods)
+    if unknown:
+        raise SystemExit(f"--weights for unknown network(s): {', '.join(sorted(unknown))}")
+    return methods
+
+
+def run(args: argparse.Namespace) -> dict[str, Column]:
+    """Every column of one labelled run."""
+    overrides = dict(w.split("=", 1) for w in args.weights)
+    methods = method_options(overrides)
+    write_suite(args.v1, args.seeds, on_video=lambda v: print("v1", v, flush=True))
+    v2 = write_training_set(args.v2, generator=2, splits=("test",), workers=args.workers)
+    v2_root = v2["test"][0].parent
+    if not args.realdev.is_dir():
+        print(f"note: no real clips in {args.realdev}; run benchmarks/realdev/fetch.py first")
+    real = real_errors(methods, args.realdev)
+    columns = {}
+    for name, opts in methods.items():
+        out = args.work / "eval" / args.label / name
+        v1_mae = window_mae(args.v1, name, opts, out / "v1", args.workers)
+        v2_mae = window_mae(v2_root, name, opts, out / "v2", args.workers)
+        columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name])
+        print(f"{args.label} {name}: v1 {columns[name].v1_mae} v2 {v2_mae:.2f} real {real[name]}")
+    return columns
+
+
+def table(runs: dict[str, dict[str, Column]]) -> str:
+    """Markdown: one row per (run, method)."""
+    clips = sorted({c for cols in runs.values() for col in cols.values() for c in col.real_errors})
+    head = ["run", "method", "v1 suite MAE", "v2 test MAE", *clips, f"real within {WITHIN_BPM:g}"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for label, cols in runs.items():
+        for name, col in cols.items():
+            cells = [label, name, _num(col.v1_mae), _num(col.v2_mae)]
+            cells += [_num(col.real_errors.get(c)) for c in clips]
+            share = col.real_share()
+            cells.append("-" if share is None else f"{share:.0%}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}" if value < 0 else f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", default="shipped", help="name of this run in the table")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--seeds", type=int, default=2, help="v1 suite subjects per condition")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/out/sim_to_real"))
+    parser.add_argument("--v1", type=Path, default=Path("benchmarks/out/suite/videos"))
+    parser.add_argument("--v2", type=Path, default=Path("benchmarks/out/v2/data"))
+    parser.add_argument("--realdev", type=Path, default=REALDEV)
+    args = parser.parse_args()
+    columns = run(args)
+    results = args.work / "runs.json"
+    runs = json.loads(results.read_text()) if results.exists() else {}
+    runs[args.label] = {name: col.__dict__ for name, col in columns.items()}
+    results.write_text(json.dumps(runs, indent=1) + "\n")
+    text = table({k: {n: Column(**c) for n, c in v.items()} for k, v in runs.items()})
+    (args.work / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
