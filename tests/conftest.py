@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from rppgkit.synth import SynthConfig, write_synth
 
@@ -34,3 +36,12 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, fl
 def small() -> dict[str, int]:
     """Frame size of the test videos: small enough to keep the suite fast."""
     return dict(SMALL)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One CPU thread: tiny networks run slower on two busy cores than on one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

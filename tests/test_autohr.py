@@ -5,7 +5,6 @@ Everything runs on tiny clips."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +35,7 @@ FS = 30.0
 OPTIM = OptimConfig(name="adamw", lr=0.01)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One CPU thread: these tiny networks run slower on two busy cores than on one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread
 
 
 def edge_index(source: int, target: int) -> int:

@@ -123,12 +123,13 @@ def test_methods_lists_the_registry() -> None:
     assert code == 0
     names = [line.split()[0] for line in stdout.strip().splitlines()]
     assert names == [
-        *("autohr", "chrom", "green", "ica", "lgi", "omit", "pbv", "physnet", "pos"),
-        *("rppgnet", "stven+rppgnet"),
+        *("autohr", "chrom", "green", "ica", "lfa-rea", "lgi", "meta-rppg", "omit", "pbv"),
+        *("physnet", "pos", "rppgnet", "stven+rppgnet"),
     ]
     shipped = [line for line in stdout.splitlines() if "shipped weights, or --weights" in line]
     assert [line.split()[0] for line in shipped] == ["physnet", "rppgnet", "stven+rppgnet"]
-    assert "needs --weights" in next(line for line in stdout.splitlines() if "autohr" in line)
+    for needs in ("autohr", "lfa-rea", "meta-rppg"):
+        assert "needs --weights" in next(line for line in stdout.splitlines() if needs in line)
 
 
 def test_synth_writes_video_and_ground_truth(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ def tiny_video(path: Path, n: int = 5) -> Path:
 def test_registry_names(tmp_path: Path) -> None:
     assert available_datasets() == [
         "cohface",
+        "deap",
         "ladder",
         "mahnob-hci",
         "manifest",

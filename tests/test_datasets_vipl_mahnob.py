@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pyedflib
 import pytest
+from tests.helpers import SYSTEM_BIT, write_bdf
 from typer.testing import CliRunner
 
 from rppgkit.cli import app
@@ -183,7 +183,6 @@ EEG += ["O1", "Oz", "Pz", "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C
 EEG += ["CP6", "CP2", "P4", "P8", "PO4", "O2"]
 OTHERS = ["GSR1", "GSR2", "Erg1", "Erg2", "Resp", "Plet", "Temp"]
 FS = 256
-SYSTEM_BIT = 1 << 20  # a BioSemi status flag in the upper byte, set throughout
 
 
 def qrs_train(t: np.ndarray) -> np.ndarray:
@@ -201,7 +200,7 @@ def qrs_train(t: np.ndarray) -> np.ndarray:
     return ecg
 
 
-def write_bdf(
+def write_recording(
     path: Path,
     seconds: int = 8,
     video_s: tuple[float, float] = (1.0, 5.0),
@@ -219,37 +218,15 @@ def write_bdf(
     status = np.full(n, SYSTEM_BIT)
     if trigger:
         status[int(video_s[0] * FS) : int(video_s[1] * FS)] |= 1
-    signals, headers = [], []
-    for label in labels:
-        trig = label == "Status"
-        signals.append(
-            status.astype(float) if trig else ecg if label in ecg_channels else np.zeros(n)
-        )
-        headers.append(
-            {
-                "label": label,
-                "dimension": "Boolean" if trig else "uV",
-                "sample_frequency": FS,
-                "physical_min": -8388608 if trig else -262144,
-                "physical_max": 8388607 if trig else 262143,
-                "digital_min": -8388608,
-                "digital_max": 8388607,
-                "transducer": "Triggers and Status" if trig else "Active Electrode",
-                "prefilter": "No filtering" if trig else "HP: DC; LP: 52 Hz",
-            }
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = pyedflib.EdfWriter(str(path), len(labels), file_type=pyedflib.FILETYPE_BDF)
-    writer.setSignalHeaders(headers)
-    writer.writeSamples(signals)
-    writer.close()
+    channels = {label: ecg if label in ecg_channels else np.zeros(n) for label in labels}
+    write_bdf(path, channels | {"Status": status}, FS)
 
 
 def write_session(
     folder: Path, video: Path, subject: int = 7, trial: str = "S_Trial3", **bdf: object
 ) -> None:
     """A MAHNOB-HCI session folder: the colour camera's AVI, the BDF and session.xml."""
-    write_bdf(folder / f"Part_{subject}_{trial}_emotion.bdf", **bdf)
+    write_recording(folder / f"Part_{subject}_{trial}_emotion.bdf", **bdf)
     name = f"P{subject}-Rec1-2009.07.23.13.03.17_C1 trigger _C_Section_{folder.name}.avi"
     shutil.copy(video, folder / name)
     (folder / f"P{subject}-Rec1-All-Data-New_Section_{folder.name}.tsv").write_text("Timestamp\n")
@@ -270,7 +247,7 @@ def test_mahnob_lists_stimulus_sessions_with_subject_from_session_xml(
     write_session(sessions / "3", face_avi, subject=1, trial="N_Trial2")  # neutral: left out
     write_session(sessions / "12", face_avi, subject=9)
     (sessions / "12" / "session.xml").write_text("<session><subj")  # unreadable: name tells
-    write_bdf(sessions / "14" / "Part_9_S_Trial5_emotion.bdf")  # no video: left out
+    write_recording(sessions / "14" / "Part_9_S_Trial5_emotion.bdf")  # no video: left out
     recs = load_dataset("mahnob-hci", tmp_path)
     assert [(r.id, r.subject) for r in recs] == [("2", "1"), ("10", "7"), ("12", "9")]
     assert "C1 trigger" in recs[0].video.name and recs[0].group == ""

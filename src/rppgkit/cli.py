@@ -383,6 +383,41 @@ def enhance(
 
 @app.command()
 @user_errors
+def adapt(
+    videos: Annotated[
+        list[Path],
+        typer.Argument(help="Videos (or frame folders) of one person or camera; no reference."),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="The adapted checkpoint to write (.pt).")
+    ],
+    method: Method = "meta-rppg",
+    weights: Weights = None,
+    fps: Annotated[float | None, typer.Option(help="Override the frame rate of the files.")] = None,
+    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+    roi: RoiOption = "face",
+) -> None:
+    """Adapt a transductive network (meta-rppg) to unlabelled videos of a person or camera, and
+    save it for `measure --weights`."""
+    from rppgkit.models.adaptation import adapt_checkpoint
+    from rppgkit.models.zoo import weights_or_shipped
+
+    ckpt = weights_or_shipped(weights, method)
+    count = itertools.count()
+    with progress_bar(f"cropping the faces of {len(videos)} videos", len(videos)) as tick:
+        done = adapt_checkpoint(
+            ckpt, videos, out_file, method.lower(), detector, fps, roi, lambda _: tick(next(count))
+        )
+    out.print(
+        f"wrote {done.path}: {done.method} adapted to {done.videos} video(s), which took "
+        f"{done.seconds:.1f} s; use it with: rppgkit measure VIDEO -m {done.method} "
+        f"--weights {done.path}",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
 def anonymize(
     source: Annotated[Path, typer.Argument(help="A face video.")],
     target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1, audio kept).")],

@@ -105,6 +105,7 @@ class Measurement:
     beats: Beats  # systolic peaks, times from times[0]
     hrv: HRV | None
     hrv_reason: str | None  # why hrv is None
+    adaptation_s: float | None = None  # seconds a transductive network spent adapting to it
 
     @property
     def peaks(self) -> np.ndarray:
@@ -170,6 +171,11 @@ class Measurement:
             )
         if self.trace.greyscale:
             notes.append("the video is greyscale: no second method checks the heart rate")
+        if self.adaptation_s is not None:
+            notes.append(
+                f"{self.options.method} adapted a copy of its network to this video's own frames "
+                f"first, which took {self.adaptation_s:.1f} s (its weights are unchanged)"
+            )
         return notes
 
     def _windows_summary(self) -> WindowsSummary:
@@ -306,10 +312,11 @@ def analyse(
     if times[-1] - times[0] < opts.window_s:
         raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
     valid = _coverage(trace, times, opts.max_gap_s)
+    adaptation_s = None
     if estimator.input_kind == "trace":
         pulse = estimator(rgb, fs)
     else:
-        clip_pulse = _clip_pulse(estimator, trace, times, fs, opts, crops)
+        clip_pulse, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
         pulse = blood_up(clip_pulse, rgb, fs, opts.band_hz)
     hr = heart_rate(pulse, fs, opts.band_hz)
     windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
@@ -340,6 +347,7 @@ def analyse(
         beats=beats,
         hrv=hrv_result,
         hrv_reason=hrv_reason,
+        adaptation_s=adaptation_s,
     )
 
 
@@ -416,11 +424,12 @@ def _clip_pulse(
     fs: float,
     opts: Options,
     crops: FrameCrops | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, float | None]:
     """Run a neural estimator on face crops cut along the trace's face track, the way its
     training clips were cut (`crops`, or cut now by decoding the video again); the crops on the
     analysis clock go through a memory map of an unnamed temporary file, not the heap, and
-    leave nothing behind however the run ends."""
+    leave nothing behind however the run ends. Returns the pulse and the seconds a
+    transductive network spent adapting to the video (None for the others)."""
     spec = estimator.clip
     if crops is None:
         crops = recut_crops(trace, spec.size, spec.face_scale)
@@ -431,7 +440,11 @@ def _clip_pulse(
             "settings (the estimator's clip)"
         )
     on_clock = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
-    return estimator(crops.on_grid(trace.times, times, out=on_clock), fs)
+    adapted: list[float] = []  # `rppgkit.models.inference.network_pulse` reports it here
+    pulse = estimator.fn(
+        crops.on_grid(trace.times, times, out=on_clock), fs, on_adapt=adapted.append
+    )
+    return pulse, (adapted[0] if adapted else None)
 
 
 def _too_short(path: Path, duration: float, window_s: float, frame_s: float = 0.0) -> str:

@@ -3,6 +3,7 @@ registry."""
 
 from rppgkit.datasets import (  # noqa: F401  (registers)
     cohface,
+    deap,
     ladder,
     mahnob,
     manifest,

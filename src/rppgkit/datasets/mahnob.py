@@ -40,6 +40,7 @@ PAPER_WINDOW_S = (305 / 61, 2135 / 61)
 """Frames 306-2135 (1-based) at 61 fps: the 30 s window the MAHNOB-HCI rPPG papers score."""
 TRIGGER_BITS = 0xFFFF
 """The bits of BioSemi's `Status` channel that carry triggers (the upper byte is system state)."""
+BDF_HINT = "MAHNOB-HCI's BDF holds the ECG in EXG1-EXG3 and the video trigger in Status"
 
 
 @register_dataset("mahnob-hci")
@@ -155,7 +156,9 @@ def _cut(times: np.ndarray, window_s: tuple[float, float], bdf: Path) -> np.ndar
     return times[(times >= lo) & (times <= hi)]
 
 
-def read_bdf_channels(bdf: Path, channel: str) -> tuple[np.ndarray, float, np.ndarray, float]:
+def read_bdf_channels(
+    bdf: Path, channel: str, hint: str = BDF_HINT
+) -> tuple[np.ndarray, float, np.ndarray, float]:
     """`channel` and `Status` of a BDF file, with their rates.
 
     Parameters
@@ -164,6 +167,8 @@ def read_bdf_channels(bdf: Path, channel: str) -> tuple[np.ndarray, float, np.nd
         A BDF (or EDF) file.
     channel
         The label of the channel to read besides `Status`.
+    hint
+        What the dataset's BDF should hold, said when a channel is missing.
 
     Returns
     -------
@@ -183,10 +188,7 @@ def read_bdf_channels(bdf: Path, channel: str) -> tuple[np.ndarray, float, np.nd
             labels = [label.strip() for label in f.getSignalLabels()]
             for name in (channel, "Status"):
                 if name not in labels:
-                    raise DatasetError(
-                        f"{bdf}: no {name} channel; MAHNOB-HCI's BDF holds the ECG in "
-                        "EXG1-EXG3 and the video trigger in Status"
-                    )
+                    raise DatasetError(f"{bdf}: no {name} channel; {hint}")
             ecg, status = labels.index(channel), labels.index("Status")
             return (
                 f.readSignal(ecg),

@@ -40,7 +40,9 @@ def load_estimator(name: str, weights: str | os.PathLike | None = None) -> Estim
 
     Returns
     -------
-    The estimator, ready to call on face crops cut as its ``clip`` says.
+    The estimator, ready to call on face crops cut as its ``clip`` says. Its ``fn`` also takes
+    ``on_adapt``, which receives the seconds a transductive network spends adapting a copy of
+    itself to the crops (`rppgkit.models.inference.network_pulse`).
     """
     from rppgkit.models.inference import load_network, network_pulse
 

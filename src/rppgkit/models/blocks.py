@@ -24,6 +24,41 @@ def conv_bn_relu(cin: int, cout: int, kernel: tuple[int, int, int]) -> nn.Sequen
     return nn.Sequential(nn.Conv3d(cin, cout, kernel, padding=padding), *norm_relu(cout))
 
 
+class ResBlock(nn.Module):
+    """A ResNet basic block in 1-D or 3-D: two convolutions of width `kernel` (each followed
+    by BatchNorm when `norm`) added to the input, then ReLU. Where the width changes, the input
+    passes a 1-wide convolution first. The lfa-rea encoders and experts are built from it.
+
+    Parameters
+    ----------
+    cin, cout
+        Channels in and out.
+    kernel
+        Width of the convolutions along every axis (odd: the size is kept).
+    dims
+        1 for signals ``[B, C, T]``, 3 for clips ``[B, C, T, H, W]``.
+    norm
+        BatchNorm after each convolution (else the convolutions have a bias).
+    """
+
+    def __init__(
+        self, cin: int, cout: int, kernel: int = 3, dims: int = 3, norm: bool = True
+    ) -> None:
+        super().__init__()
+        conv = {1: nn.Conv1d, 3: nn.Conv3d}[dims]
+        batch_norm = {1: nn.BatchNorm1d, 3: nn.BatchNorm3d}[dims]
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(((cin, cout), (cout, cout))):
+            layers.append(conv(a, b, kernel, padding=kernel // 2, bias=not norm))
+            layers += [batch_norm(b)] if norm else []
+            layers += [nn.ReLU(inplace=True)] if i == 0 else []
+        self.body = nn.Sequential(*layers)
+        self.skip = nn.Identity() if cin == cout else conv(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
 class STConv(nn.Sequential):
     """R(2+1)D convolution: spatial [1,k,k] -> norm -> ReLU -> temporal [k,1,1], with the middle
     width chosen so the parameter count matches a full k x k x k convolution. The norm is

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -65,8 +66,17 @@ def _load(path: str, mtime: int) -> Network:
     return Network(model["name"], loaded, clip_spec(state))
 
 
-def network_pulse(net: Network, crops: np.ndarray, fs: float) -> np.ndarray:
-    """The pulse ``[N]`` of face crops ``[N, size, size, 3]`` sampled uniformly at `fs` Hz."""
+def network_pulse(
+    net: Network,
+    crops: np.ndarray,
+    fs: float,
+    on_adapt: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """The pulse ``[N]`` of face crops ``[N, size, size, 3]`` sampled uniformly at `fs` Hz.
+
+    A transductive network first adapts a copy of itself to these crops (the loaded one is
+    left as it is); `on_adapt` then receives the seconds that took.
+    """
     spec = net.spec
     t = np.arange(len(crops)) / fs
     grid = uniform_grid(t, spec.fs)
@@ -74,9 +84,31 @@ def network_pulse(net: Network, crops: np.ndarray, fs: float) -> np.ndarray:
         raise RppgError("the video is too short for a neural estimator")
     take = np.clip(np.round(grid * fs).astype(int), 0, len(crops) - 1)  # nearest at the net's rate
     windows = functools.partial(_windows, spec, crops, take)
+    start = time.perf_counter()
     task = net.task.adapt(clips for _, clips in windows())  # itself, or an adapted copy
+    if task is not net.task and on_adapt is not None:
+        on_adapt(time.perf_counter() - start)
     blended = hann_overlap_add(_window_outputs(task, windows()), len(grid))
     return np.interp(t, grid, to_pulse(blended, spec.norm))
+
+
+def window_clips(spec: ClipSpec, crops: np.ndarray) -> Iterator[torch.Tensor]:
+    """The normalised clips ``[b, 3, T, H, W]`` of the half-overlapping windows of crops
+    ``[N, size, size, 3]`` already on the network's clock, as inference reads them (what
+    `Task.adapt` is given).
+
+    Parameters
+    ----------
+    spec
+        The network's clip format.
+    crops
+        Face crops sampled at ``spec.fs``.
+
+    Returns
+    -------
+    The batches, `BATCH` windows at a time.
+    """
+    return (clips for _, clips in _windows(spec, crops, np.arange(len(crops))))
 
 
 def _windows(

@@ -1,4 +1,5 @@
-"""Losses shared by the papers: negative Pearson in time, cross-entropy over the HR spectrum.
+"""Losses shared by the papers: negative Pearson in time, cross-entropy over the HR spectrum,
+normalised power spectra and a differentiable heart rate (self-supervised losses).
 
 All take predictions and labels ``[B, T]`` sampled at ``fs`` Hz.
 """
@@ -93,3 +94,82 @@ def frequency_ce(
     scale = power.mean(dim=-1, keepdim=True) if normalise == "mean" else power.sum(-1, True)
     logits = power / (scale + 1e-8)
     return nn.functional.cross_entropy(logits, hr_class(target, fs, bpm_range, derivative))
+
+
+def normalised_psd(
+    x: torch.Tensor, fs: float, band_hz: tuple[float, float], derivative: bool = False
+) -> torch.Tensor:
+    """The power spectrum of each signal in `band_hz`, normalised to sum to one: ``[B, K]``.
+
+    ``|rFFT(x - mean)|^2`` at the FFT's own bins (``fs / T`` apart, no window, no padding)
+    inside the band, divided by their sum: the spectrum that self-supervised losses compare
+    (Gideon and Stent 2021; lfa-rea's L_fc and L_fa, Yue et al. 2022), so only its shape counts,
+    not the signal's gain. ``derivative=True`` integrates frame differences first, as
+    `bpm_power` does.
+
+    Parameters
+    ----------
+    x
+        Signals ``[B, T]`` sampled at `fs` Hz.
+    fs
+        Their rate, Hz.
+    band_hz
+        (low, high) Hz; the bins kept, both ends included. It must hold at least one bin.
+    derivative
+        Whether `x` holds frame differences (DiffNormalized).
+
+    Returns
+    -------
+    The normalised band power, K the number of bins in the band.
+    """
+    if derivative:
+        x = _detrend_linear(torch.cumsum(x, dim=-1))
+    x = x.float()
+    power = torch.fft.rfft(x - x.mean(dim=-1, keepdim=True), dim=-1).abs() ** 2
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1.0 / fs).to(x.device)
+    inside = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
+    if not bool(inside.any()):
+        raise ValueError(f"no FFT bin of a {x.shape[-1]}-sample signal lies in {band_hz} Hz")
+    band = power[..., inside]
+    return band / (band.sum(dim=-1, keepdim=True) + 1e-12)
+
+
+def soft_hr(
+    x: torch.Tensor,
+    fs: float,
+    bpm_range: tuple[int, int] = BPM_RANGE,
+    derivative: bool = False,
+    temperature: float = 0.25,
+) -> torch.Tensor:
+    """A differentiable heart rate of each signal (bpm): the soft-argmax of its log spectrum.
+
+    The bpm values are averaged with ``softmax(log P / temperature)`` as weights, P the power
+    at every whole bpm (`bpm_power`): each rate weighs ``P^(1 / temperature)``. At 0.25 a rate
+    with half the peak's power weighs 1/16 of it, so on a clear peak the result is the peak's
+    rate (interpolated between whole bpm) and a noise floor barely pulls it. The weights fall
+    as a power of P, not exponentially, so the gradient still reaches rates far from the
+    current peak: a loss on this rate can grow a new peak elsewhere, which a sharp softmax of
+    the linear power (or a NumPy estimate) cannot.
+
+    Parameters
+    ----------
+    x
+        Signals ``[B, T]`` sampled at `fs` Hz.
+    fs
+        Their rate, Hz.
+    bpm_range
+        The rates considered, bpm.
+    derivative
+        Whether `x` holds frame differences (DiffNormalized).
+    temperature
+        Softness; towards 0 the hard argmax, at 1 the power-weighted mean rate.
+
+    Returns
+    -------
+    The rates ``[B]``, bpm, inside `bpm_range`.
+    """
+    power = bpm_power(x, fs, bpm_range, derivative)
+    scale = power.amax(dim=-1, keepdim=True).detach() + 1e-20  # a gain that leaves P^k's shape
+    weights = torch.softmax(torch.log(power / scale + 1e-12) / temperature, dim=-1)
+    bpm = torch.arange(bpm_range[0], bpm_range[1] + 1, device=x.device, dtype=torch.float32)
+    return (weights * bpm).sum(dim=-1)

@@ -87,6 +87,9 @@ class DataConfig(_Section):
     clip: ClipConfig = Field(default_factory=ClipConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)  # training split only
     step: int | None = Field(default=None, gt=0)  # between chunk starts; default frames // 2
+    # share of the training recordings used (seeded, nested: rppgkit.train.data.keep_share),
+    # e.g. 0.1 to fine-tune on 10% of the labelled recordings
+    train_share: float = Field(default=1.0, gt=0, le=1)
     cache: str = "rppgkit-cache"
     detector: str = "yunet"
     roi: Roi = "face"  # frame: clips are whole frames resized, for video already cropped to skin

@@ -31,7 +31,40 @@ SPLITS = ("train", "val", "test")
 
 
 def resolve_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
-    """The recordings of each split named by the data config."""
+    """The recordings of each split named by the data config, the training split cut to its
+    share ``data.train_share`` (`keep_share`)."""
+    splits = _named_splits(cfg)
+    splits["train"] = keep_share(splits.get("train", []), cfg.train_share)
+    return splits
+
+
+def keep_share(recordings: list[Recording], share: float, seed: int = 0) -> list[Recording]:
+    """A seeded share of the recordings, for label-efficiency runs (fine-tuning on 10% of the
+    labelled recordings).
+
+    Parameters
+    ----------
+    recordings
+        The recordings of one split.
+    share
+        The share to keep, in (0, 1]; at least one recording is kept.
+    seed
+        Seeds the one shuffle that orders the recordings; each share keeps the first of that
+        order, so a smaller share keeps a subset of a larger one's recordings.
+
+    Returns
+    -------
+    The kept recordings, in their given order.
+    """
+    if share >= 1 or not recordings:
+        return recordings
+    order = np.random.default_rng(seed).permutation(len(recordings))
+    kept = set(order[: max(1, round(share * len(recordings)))].tolist())
+    return [rec for i, rec in enumerate(recordings) if i in kept]
+
+
+def _named_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
+    """The recordings of each split, as the data config names them."""
     if cfg.dataset is not None:
         recordings = load_dataset(cfg.dataset, cfg.root)
         if cfg.split is None:
