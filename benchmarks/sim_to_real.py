@@ -17,7 +17,7 @@ checkpoint; `--label` names the run, so a run before retraining and one after si
 in `table.md` (every labelled run found under `--work` is a row group).
 
 Usage: python benchmarks/sim_to_real.py [--label shipped] [--weights physnet=run/best.pt ...]
-       [--seeds 2] [--workers 2] [--work benchmarks/out/sim_to_real]
+       [--methods physnet ...] [--seeds 2] [--workers 2] [--work benchmarks/out/sim_to_real]
 Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a note, without).
 """
 
@@ -100,23 +100,24 @@ def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[st
     return errors
 
 
-def method_options(overrides: dict[str, str]) -> dict[str, Options]:
-    """Options of each method measured: POS, CHROM and every network with weights."""
+def method_options(overrides: dict[str, str], only: list[str]) -> dict[str, Options]:
+    """Options of each method measured: POS, CHROM and every network with weights (those in
+    `only`, when given)."""
     methods = {name: Options(method=name) for name in CLASSIC}
     for name in NETWORKS:
         weights = overrides.get(name) or shipped_weights(name)
         if weights:
             methods[name] = Options(method=name, weights=str(weights))
-    unknown = set(overrides) - set(methods)
+    unknown = (set(overrides) | set(only)) - set(methods)
     if unknown:
-        raise SystemExit(f"--weights for unknown network(s): {', '.join(sorted(unknown))}")
-    return methods
+        raise SystemExit(f"unknown or weightless method(s): {', '.join(sorted(unknown))}")
+    return {name: opts for name, opts in methods.items() if not only or name in only}
 
 
 def run(args: argparse.Namespace) -> dict[str, Column]:
     """Every column of one labelled run."""
     overrides = dict(w.split("=", 1) for w in args.weights)
-    methods = method_options(overrides)
+    methods = method_options(overrides, args.methods)
     write_suite(args.v1, args.seeds, on_video=lambda v: print("v1", v, flush=True))
     v2 = write_training_set(args.v2, generator=2, splits=("test",), workers=args.workers)
     v2_root = v2["test"][0].parent
@@ -156,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="shipped", help="name of this run in the table")
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--methods", nargs="*", default=[], help="only these methods")
     parser.add_argument("--seeds", type=int, default=2, help="v1 suite subjects per condition")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/sim_to_real"))
