@@ -201,6 +201,8 @@ def test_only_transductive_networks_report_adaptation() -> None:
     meta = Network("meta-rppg", tiny_task().eval(), spec)
     pulse = network_pulse(meta, crops, 30.0, on_adapt=seconds.append)
     assert pulse.shape == (40,) and len(seconds) == 1 and seconds[0] >= 0
+    network_pulse(meta, crops, 30.0, adapt=False, on_adapt=seconds.append)
+    assert len(seconds) == 1  # asked not to adapt: read as trained, nothing to report
     physnet = Network("physnet", create_task("physnet", {"width": 4}).eval(), spec)
     network_pulse(physnet, crops, 30.0, on_adapt=seconds.append)
     assert len(seconds) == 1  # physnet's task returns itself: nothing to report
@@ -290,6 +292,10 @@ def test_measure_adapts_a_copy_and_reports_its_time(
     shipped = load_checkpoint(checkpoint)["state_dict"]
     for key, value in load_network(checkpoint).task.network.state_dict().items():
         torch.testing.assert_close(value, shipped[key], rtol=0, atol=0)  # the loaded one is kept
+    code, stdout, stderr = run("measure", video, *args, "--no-adapt", "-o", tmp_path / "n")
+    assert code == 0, stderr
+    summary = json.loads((tmp_path / "n" / "summary.json").read_text())
+    assert not any("adapted a copy" in n for n in summary["notes"]) and "adapted" not in stdout
 
 
 def test_adapt_command_saves_a_checkpoint_for_measure(

@@ -78,6 +78,13 @@ MinQuality = Annotated[
     float,
     typer.Option(help="Windows whose signal-quality index (0-1) is lower get no HR."),
 ]
+Adapt = Annotated[
+    bool,
+    typer.Option(
+        help="Let a transductive network (meta-rppg) adapt a copy of itself to each video's own "
+        "frames first; --no-adapt reads with the trained weights as they are."
+    ),
+]
 
 
 @app.command()
@@ -98,6 +105,7 @@ def measure(
     weights: Weights = None,
     roi: RoiOption = "face",
     min_quality: MinQuality = 0.0,
+    adapt: Adapt = True,
 ) -> None:
     """Measure pulse, heart rate and HRV; write CSV, JSON, PNG and HTML results."""
     from rppgkit.pipeline import Options
@@ -113,6 +121,7 @@ def measure(
         weights=str(weights) if weights else None,
         roi=roi,  # type: ignore[arg-type]  # checked by validate()
         min_quality=min_quality,
+        adapt=adapt,
     )
     opts.validate()
     videos = find_videos(path)
@@ -212,6 +221,7 @@ def evaluate(
     weights: Weights = None,
     roi: RoiOption = "face",
     min_quality: MinQuality = 0.0,
+    adapt: Adapt = True,
 ) -> None:
     """Evaluate methods against a dataset's reference pulse: MAE, RMSE, MAPE, r, SNR, plots."""
     from rppgkit.evaluate import evaluate as run_evaluate
@@ -228,6 +238,7 @@ def evaluate(
         weights=str(weights) if weights else None,
         roi=roi,  # type: ignore[arg-type]  # checked by validate()
         min_quality=min_quality,
+        adapt=adapt,
     )
     count = itertools.count()
     with progress_bar("evaluating recordings", None) as advance:

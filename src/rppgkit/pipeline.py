@@ -57,6 +57,7 @@ class Options:
     weights: str | None = None  # checkpoint of a neural method
     min_quality: float = 0.0  # windows whose quality index is lower get no HR
     roi: Roi = "face"  # "frame": the whole frame, for video already cropped to skin
+    adapt: bool = True  # a transductive network adapts a copy of itself to the video first
 
     def validate(self) -> None:
         """Raise RppgError naming the first setting that cannot work (numbers first, then the
@@ -442,7 +443,10 @@ def _clip_pulse(
     on_clock = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
     adapted: list[float] = []  # `rppgkit.models.inference.network_pulse` reports it here
     pulse = estimator.fn(
-        crops.on_grid(trace.times, times, out=on_clock), fs, on_adapt=adapted.append
+        crops.on_grid(trace.times, times, out=on_clock),
+        fs,
+        adapt=opts.adapt,
+        on_adapt=adapted.append,
     )
     return pulse, (adapted[0] if adapted else None)
 

@@ -41,6 +41,7 @@ def load_estimator(name: str, weights: str | os.PathLike | None = None) -> Estim
     Returns
     -------
     The estimator, ready to call on face crops cut as its ``clip`` says. Its ``fn`` also takes
+    ``adapt`` (False: a transductive network reads the crops as trained, without adapting) and
     ``on_adapt``, which receives the seconds a transductive network spends adapting a copy of
     itself to the crops (`rppgkit.models.inference.network_pulse`).
     """

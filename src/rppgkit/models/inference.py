@@ -70,12 +70,13 @@ def network_pulse(
     net: Network,
     crops: np.ndarray,
     fs: float,
+    adapt: bool = True,
     on_adapt: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """The pulse ``[N]`` of face crops ``[N, size, size, 3]`` sampled uniformly at `fs` Hz.
 
     A transductive network first adapts a copy of itself to these crops (the loaded one is
-    left as it is); `on_adapt` then receives the seconds that took.
+    left as it is) unless `adapt` is False; `on_adapt` then receives the seconds that took.
     """
     spec = net.spec
     t = np.arange(len(crops)) / fs
@@ -85,7 +86,7 @@ def network_pulse(
     take = np.clip(np.round(grid * fs).astype(int), 0, len(crops) - 1)  # nearest at the net's rate
     windows = functools.partial(_windows, spec, crops, take)
     start = time.perf_counter()
-    task = net.task.adapt(clips for _, clips in windows())  # itself, or an adapted copy
+    task = net.task.adapt(clips for _, clips in windows()) if adapt else net.task
     if task is not net.task and on_adapt is not None:
         on_adapt(time.perf_counter() - start)
     blended = hann_overlap_add(_window_outputs(task, windows()), len(grid))
