@@ -9,7 +9,8 @@ Three columns per method:
   (`write_training_set(generator=2)`: subjects 8-11, baseline, skin type VI, strong motion,
   strong lighting changes, each with its drawn light, camera, codec and talking);
 - **real dev**: the whole-clip HR error on every clip of `benchmarks/realdev/data` that has a
-  reference (contact, else the pseudo-reference of `benchmarks/realdev/pseudo.py`), and the
+  reference (contact, else the pseudo-reference `benchmarks/realdev/pseudo.py` writes to
+  `reference.json`; both read by `real_video.reference_hr`), and the
   share of those clips read within 3 bpm (issue 20's target: at least 90%).
 
 Networks are read with the weights rppgkit ships unless `--weights NAME=PATH` names a
@@ -33,6 +34,7 @@ import numpy as np
 from real_video import reference_hr, video_folders
 from rppgkit.errors import RppgError
 from rppgkit.evaluate import evaluate
+from rppgkit.fileio import write_json, write_text
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import Options, analyse
 from rppgkit.synth import write_suite, write_training_set
@@ -67,26 +69,13 @@ def window_mae(dataset_root: Path, method: str, opts: Options, out: Path, worker
     return float(result.metrics[method]["window"]["mae"].value)
 
 
-def clip_reference(folder: Path, start_s: float, end_s: float) -> float | None:
-    """Contact reference HR, else the pseudo-reference pseudo.py wrote; None without either."""
-    contact = reference_hr(folder, start_s, end_s)
-    if contact is not None:
-        return contact
-    pseudo = folder / "pseudo.json"
-    if pseudo.exists():
-        data = json.loads(pseudo.read_text())
-        if data.get("kind") == "pseudo" and data.get("hr_bpm") is not None:
-            return float(data["hr_bpm"])
-    return None
-
-
 def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[str, float | None]]:
     """[method][clip] whole-clip HR error against the clip's reference (clips without one are
     left out); each clip is decoded once for all methods."""
     errors: dict[str, dict[str, float | None]] = {m: {} for m in methods}
     for folder, video in video_folders(realdev) if realdev.is_dir() else []:
         trace = extract_trace(open_video(video))
-        ref = clip_reference(folder, float(trace.times[0]), float(trace.times[-1]))
+        ref = reference_hr(folder, float(trace.times[0]), float(trace.times[-1]))
         if ref is None:
             continue
         for method, opts in methods.items():
@@ -150,7 +139,7 @@ def table(runs: dict[str, dict[str, Column]]) -> str:
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}" if value < 0 else f"{value:.2f}"
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -169,9 +158,9 @@ def main() -> None:
     results = args.work / "runs.json"
     runs = json.loads(results.read_text()) if results.exists() else {}
     runs[args.label] = {name: col.__dict__ for name, col in columns.items()}
-    results.write_text(json.dumps(runs, indent=1) + "\n")
+    write_json(results, runs)
     text = table({k: {n: Column(**c) for n, c in v.items()} for k, v in runs.items()})
-    (args.work / "table.md").write_text(text)
+    write_text(args.work / "table.md", text)
     print(text)
 
 
