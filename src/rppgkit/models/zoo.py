@@ -22,10 +22,10 @@ def shipped_weights(name: str) -> Path | None:
 
 def weights_or_shipped(weights: str | os.PathLike | None, name: str) -> Path:
     """`weights` when given, else the checkpoint shipped for model `name`; an error that says
-    to give --weights when rppgkit ships none."""
+    to give --weights when rppgkit ships none, or that lists the networks when `name` is none."""
     if weights:
         return Path(weights)
-    shipped = shipped_weights(name)
+    shipped = METHODS.get(name).shipped()  # an unknown name: one line listing the networks
     if shipped is None:
         raise RppgError(
             f"rppgkit ships no weights for {name!r}: give its trained weights with --weights "
