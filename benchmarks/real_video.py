@@ -33,7 +33,7 @@ import numpy as np
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError
-from rppgkit.estimators import available, create
+from rppgkit.estimators import available, create, reads_crops
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import analyse
 from rppgkit.pulse.heart_rate import heart_rate
@@ -124,7 +124,7 @@ def agreement(rows: list[dict]) -> dict:
 def run_video(folder: Path, video: Path, names: list[str]) -> dict:
     """Decode `video` once, then run every method on its trace."""
     start = time.perf_counter()
-    trace = extract_trace(open_video(video))
+    trace = extract_trace(open_video(video), reads_crops=any(map(reads_crops, names)))
     decode_s = time.perf_counter() - start
     ref = reference_hr(folder, float(trace.times[0]), float(trace.times[-1]))
     rows = []

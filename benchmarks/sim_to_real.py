@@ -33,6 +33,7 @@ import numpy as np
 
 from real_video import reference_hr, video_folders
 from rppgkit.errors import RppgError
+from rppgkit.estimators import reads_crops
 from rppgkit.evaluate import evaluate
 from rppgkit.fileio import write_json, write_text
 from rppgkit.models.zoo import shipped_weights
@@ -74,7 +75,8 @@ def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[st
     left out); each clip is decoded once for all methods."""
     errors: dict[str, dict[str, float | None]] = {m: {} for m in methods}
     for folder, video in video_folders(realdev) if realdev.is_dir() else []:
-        trace = extract_trace(open_video(video))
+        crops = any(reads_crops(opts.method) for opts in methods.values())
+        trace = extract_trace(open_video(video), reads_crops=crops)
         ref = reference_hr(folder, float(trace.times[0]), float(trace.times[-1]))
         if ref is None:
             continue

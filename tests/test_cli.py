@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -145,3 +147,56 @@ def test_synth_rejects_impossible_settings(tmp_path: Path) -> None:
     code, _, stderr = run("synth", tmp_path / "s", "--skin-tone", "9")
     assert_user_error(code, stderr, "skin_tone")
     assert not (tmp_path / "s").exists()
+
+
+HEAVY = ("scipy.signal", "scipy.ndimage", "scipy.stats", "scipy.sparse", "torch", "neurokit2")
+
+
+def _modules_after(code: str) -> dict[str, list[str]]:
+    """Run `code` in a fresh interpreter; it prints a JSON object of module lists."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_listing_and_help_import_no_numerical_modules() -> None:
+    """`rppgkit methods` and `rppgkit --help` start in a fraction of a second: no numpy, scipy,
+    PyTorch or matplotlib, and no pydantic (which typer would import to read the --help flag)."""
+    for args in (["methods"], ["--help"]):
+        found = _modules_after(
+            "import json, sys\n"
+            "from rppgkit.cli import app\n"
+            f"try:\n    app({args!r}, prog_name='rppgkit')\nexcept SystemExit:\n    pass\n"
+            "roots = ('numpy', 'scipy', 'torch', 'matplotlib', 'neurokit2', 'pydantic')\n"
+            "print(json.dumps({'loaded': sorted(m for m in sys.modules"
+            " if m.split('.')[0] in roots)}))"
+        )
+        assert found["loaded"] == [], args
+
+
+def test_measure_with_a_classic_method_imports_no_heavy_modules(videos, tmp_path: Path) -> None:
+    """`rppgkit measure -m pos` imports neither scipy's signal, image or statistics modules,
+    nor PyTorch or neurokit2, and matplotlib only to write the report."""
+    path, _ = videos["clean"]
+    found = _modules_after(
+        "import json, sys\n"
+        "import rppgkit.report\n"
+        "from rppgkit.cli import app\n"
+        f"heavy = {(*HEAVY, 'matplotlib')!r}\n"
+        "def loaded():\n"
+        "    return sorted(m for m in sys.modules if m.startswith(heavy))\n"
+        "seen = {}\n"
+        "write = rppgkit.report.write_report\n"
+        "def spy(*args, **kwargs):\n"
+        "    seen['before_report'] = loaded()\n"
+        "    return write(*args, **kwargs)\n"
+        "rppgkit.report.write_report = spy\n"
+        f"app(['measure', {str(path)!r}, '-m', 'pos', '-o', {str(tmp_path / 'res')!r}],"
+        " prog_name='rppgkit', standalone_mode=False)\n"
+        "seen['at_end'] = loaded()\n"
+        "print(json.dumps(seen))"
+    )
+    assert found["before_report"] == []
+    assert [m for m in found["at_end"] if not m.startswith("matplotlib")] == []
+    assert (tmp_path / "res" / "report.png").is_file()

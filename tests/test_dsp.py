@@ -1,8 +1,13 @@
 import itertools
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
+import scipy.fft
+from scipy import ndimage, signal, sparse
+from scipy.sparse.linalg import spsolve
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError, TooShortError
@@ -159,3 +164,141 @@ def test_spectral_peak_stays_inside_the_band():
     assert 0.7 <= dsp.spectral_peak(freqs, power, 0.7, 3.0) <= 3.0
     with pytest.raises(RppgError, match="no spectral bins"):
         dsp.spectral_peak(freqs, power, 20.0, 21.0)
+
+
+# The numpy versions of scipy's pieces (rppgkit.dsp imports no scipy: its import time), each
+# against scipy itself.
+
+BANDS = [  # (order, fs, lo, hi): the pulse band, beat picking's order 2, odd orders, extremes
+    (4, 30.0, 0.7, 3.0),
+    (2, 30.0, 0.42, 2.7),
+    (4, 240.0, 0.7, 3.0),
+    (1, 30.0, 0.7, 3.0),
+    (3, 15.0, 0.05, 7.0),  # wide: the real prototype pole gives two real poles
+    (5, 4.0, 0.1, 0.5),
+    (8, 30.0, 0.05, 1.9),  # ill-conditioned: poles within 0.004 of the unit circle
+]
+
+
+@pytest.mark.parametrize(("order", "fs", "lo", "hi"), BANDS)
+def test_butter_bandpass_sos_is_scipys(order, fs, lo, hi):
+    ours = dsp.butter_bandpass_sos(order, lo, hi, fs)
+    theirs = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    assert ours.shape == theirs.shape == (order, 6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize(("order", "fs", "lo", "hi"), BANDS)
+def test_sosfiltfilt_is_scipys(order, fs, lo, hi):
+    rng = np.random.default_rng(order)
+    x = rng.normal(size=(700, 3)).cumsum(axis=0)  # a random walk: most power below the band
+    sos = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    padlen = 3 * (2 * order + 1)
+    ours = dsp.sosfiltfilt(sos, x, padlen)
+    theirs = signal.sosfiltfilt(sos, x, axis=0, padlen=padlen)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9 * np.abs(theirs).max())
+    np.testing.assert_allclose(dsp.sosfiltfilt(sos, x[:, 1], padlen), ours[:, 1], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 27, 28, 63, 64, 65, 130])
+def test_bandpass_is_scipys_at_every_length(n):
+    """Short inputs (padding shortened to n - 1), and lengths around the filter's blocks."""
+    x = np.random.default_rng(n).normal(size=(n, 2))
+    sos = signal.butter(4, [0.7, 3.0], btype="bandpass", fs=FS, output="sos")
+    theirs = signal.sosfiltfilt(sos, x, axis=0, padlen=min(27, n - 1))
+    np.testing.assert_allclose(dsp.bandpass(x, FS), theirs, rtol=0, atol=1e-12)
+
+
+def test_bandpass_of_nothing_raises_as_scipy_did():
+    with pytest.raises(ValueError, match="greater than padlen"):
+        dsp.bandpass(np.zeros(0), FS)
+    sos = dsp.butter_bandpass_sos(4, 0.7, 3.0, FS)
+    with pytest.raises(ValueError, match="greater than padlen"):
+        dsp.sosfiltfilt(sos, np.zeros(27), padlen=27)
+
+
+def test_sos_steady_state_is_scipys():
+    for order, fs, lo, hi in BANDS:
+        sos = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+        np.testing.assert_allclose(
+            dsp.sos_steady_state(sos), signal.sosfilt_zi(sos), rtol=1e-9, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 301, 1000])
+def test_periodogram_is_scipys(n):
+    x = np.random.default_rng(n).normal(size=n) + 5.0
+    for nfft in (n, n + 1, 3000, 3001):
+        freqs, power = dsp.periodogram(x, FS, nfft)
+        want_freqs, want_power = signal.periodogram(
+            x, fs=FS, window="hann", nfft=nfft, detrend="constant"
+        )
+        np.testing.assert_array_equal(freqs, want_freqs)
+        np.testing.assert_allclose(power, want_power, rtol=0, atol=1e-12 * want_power.max())
+    assert [a.size for a in dsp.periodogram(np.zeros(0), FS, 3000)] == [0, 0]
+
+
+def test_next_fast_len_is_scipys():
+    assert [dsp.next_fast_len(n) for n in range(1, 5000)] == [
+        scipy.fft.next_fast_len(n) for n in range(1, 5000)
+    ]
+    assert dsp.next_fast_len(18001) == scipy.fft.next_fast_len(18001)
+
+
+def test_find_peaks_is_scipys_with_plateaus_ties_and_distance():
+    rng = np.random.default_rng(3)
+    for _ in range(500):  # few levels: many plateaus and equal heights
+        x = rng.integers(0, 5, size=rng.integers(0, 60)).astype(float)
+        distance = int(rng.integers(1, 9))
+        np.testing.assert_array_equal(
+            dsp.find_peaks(x, distance=distance), signal.find_peaks(x, distance=distance)[0]
+        )
+    x = np.sin(np.linspace(0, 40, 2000)) + rng.normal(0, 0.1, 2000)
+    for distance in (1, 7, 7.5, 50):
+        np.testing.assert_array_equal(
+            dsp.find_peaks(x, distance=distance), signal.find_peaks(x, distance=distance)[0]
+        )
+    np.testing.assert_array_equal(dsp.find_peaks(np.array([0.0, 1.0, 1.0, 0.0])), [1])
+    assert dsp.find_peaks(np.array([0.0, 1.0, 1.0])).size == 0  # a plateau at the end
+    with pytest.raises(ValueError, match="distance"):
+        dsp.find_peaks(x, distance=0.5)
+
+
+def test_running_median_is_scipys():
+    rng = np.random.default_rng(4)
+    for size in range(1, 9):  # even sizes: the higher middle value, as scipy
+        for n in (1, 2, 5, 40):
+            x = rng.integers(0, 6, size=n).astype(float)
+            np.testing.assert_array_equal(
+                dsp.running_median(x, size), ndimage.median_filter(x, size=size, mode="nearest")
+            )
+            columns = rng.normal(size=(n, 3))
+            np.testing.assert_array_equal(
+                dsp.running_median(columns, size),
+                ndimage.median_filter(columns, size=(size, 1), mode="nearest"),
+            )
+    assert dsp.running_median(np.zeros(0), 5).size == 0
+
+
+@pytest.mark.parametrize("lam", [1.0, 10.0, 100.0, 400.0])
+def test_detrend_is_the_sparse_solution(lam):
+    rng = np.random.default_rng(int(lam))
+    for n in (3, 4, 5, 6, 50, 900):
+        x = rng.normal(size=(n, 3)).cumsum(axis=0)
+        second_diff = sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n), format="csc")
+        system = sparse.identity(n, format="csc") + lam**2 * (second_diff.T @ second_diff)
+        centred = x - x.mean(axis=0)
+        want = centred - spsolve(sparse.csc_matrix(system), centred)
+        np.testing.assert_allclose(dsp.detrend(x, lam), want, atol=1e-9 * np.abs(want).max())
+        np.testing.assert_allclose(dsp.detrend(x[:, 0], lam), want[:, 0], atol=1e-9)
+
+
+def test_measure_path_imports_no_scipy():
+    """`rppgkit measure` with a classic method runs on these functions: importing scipy.signal
+    (or ndimage, stats, sparse) would cost it a second or more."""
+    code = (
+        "import sys, rppgkit.pipeline, rppgkit.pulse, rppgkit.estimators.classic;"
+        "print(' '.join(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == []

@@ -7,7 +7,7 @@ from skimage import data
 
 from rppgkit.errors import RppgError
 from rppgkit.face.detect import Box, Detector, check_detector, create_detector
-from rppgkit.face.skin import SkinModel
+from rppgkit.face.skin import SkinModel, _chroma_table
 from rppgkit.face.track import FaceStatus, FaceTracker
 
 # astronaut() scaled to 480 rows, centred in a 640x480 frame: her face spans about x 245-330,
@@ -144,3 +144,20 @@ def test_skin_model_excludes_eyes_hair_and_background() -> None:
     assert mask[48:90, 18:62].mean() > 0.97  # cheeks, nose, chin inside the face ellipse
     assert mask[:15].mean() < 0.02 and mask[38:46, 15:30].mean() < 0.02
     assert mask[:, :6].mean() < 0.02
+
+
+def test_chroma_table_is_the_mahalanobis_test_on_every_cell() -> None:
+    """The table is evaluated inside the ellipse's bounding box only; outside it every cell
+    must be 0 and inside it equal to the full test, for narrow, wide and tilted models."""
+    rng = np.random.default_rng(0)
+    axis = np.arange(256.0)
+    for _ in range(50):
+        mean, sd, corr = rng.uniform(20, 235, 2), rng.uniform(1.5, 30, 2), rng.uniform(-0.9, 0.9)
+        cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+        d = np.stack(np.meshgrid(axis - mean[0], axis - mean[1], indexing="ij"), axis=-1)
+        dist2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
+        table = _chroma_table(mean, cov, 4.5)
+        assert table.dtype == np.float32
+        # cells within float rounding of the limit may go either way
+        clear = np.abs(dist2 - 4.5**2) > 1e-6
+        assert np.array_equal(table[clear], (dist2 < 4.5**2)[clear].astype(np.float32))

@@ -76,3 +76,35 @@ def test_respiration_from_heart_rate_modulated_at_quarter_hertz():
 def test_too_few_beats_raise():
     with pytest.raises(TooShortError, match="at least 3"):
         hrv(np.array([0, 25, 50]), FS)
+
+
+def test_time_domain_is_neurokit2s():
+    """The time-domain indices are neurokit2's hrv_time, computed without importing it (two
+    seconds): random rhythms with random intervals removed, and the cases neurokit2 treats
+    apart (no successive pair left; evenly spaced interval times)."""
+    import warnings
+
+    import neurokit2 as nk
+
+    from rppgkit.pulse.hrv import _time_domain
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(200):
+        n = int(rng.integers(3, 80))
+        beats = np.concatenate([[rng.uniform(0, 2)], rng.uniform(0.4, 1.2, n)]).cumsum()
+        keep = rng.uniform(size=n) > rng.choice([0.0, 0.1, 0.5, 0.9])
+        if keep.sum() >= 3:
+            cases.append((np.diff(beats)[keep] * 1000, beats[1:][keep]))
+    every_other = np.arange(0.0, 40.0, 0.8)  # constant rhythm, every other interval removed
+    cases.append((np.full(every_other[2::2].size, 800.0), every_other[2::2]))
+    for ibi_ms, times_s in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = nk.hrv_time({"RRI": ibi_ms, "RRI_Time": times_s}).iloc[0]
+        np.testing.assert_allclose(
+            _time_domain(ibi_ms, times_s),
+            [want[f"HRV_{k}"] for k in ("MeanNN", "SDNN", "RMSSD", "pNN50")],
+            rtol=1e-12,
+            atol=1e-12,
+        )

@@ -131,13 +131,15 @@ def test_summary_json_keeps_its_published_keys(clean_trace) -> None:
         *("video", "method", "detector", "roi", "duration_s", "n_frames", "fps"),
         *("face_fraction", "frames_per_s", "face_gaps_s", "frame_gaps_s", "time_source"),
         *("rotation", "decode_errors", "hr_bpm", "hr_snr_db", "quality", "windows", "beats"),
-        *("hrv", "hrv_reason", "notes"),
+        *("hrv", "hrv_reason", "notes", "timings"),
     ]
     quality = ["snr_db", "template_r", "agreement_bpm", "index", "second_method"]
     assert list(s["quality"]) == quality
     assert list(s["beats"]) == ["count", "good", "good_fraction"]
     assert list(s["windows"])[:3] == ["window_s", "step_s", "count"]
     assert s["hrv"] is None or list(s["hrv"])[:2] == ["n_beats", "mean_ibi_ms"]
+    assert list(s["timings"]) == ["stream_s", "network_s", "adaptation_s", "analysis_s"]
+    assert s["timings"]["network_s"] is None and s["timings"]["analysis_s"] > 0  # classic
     json.dumps(s)
 
 
@@ -151,13 +153,14 @@ def test_the_band_reaches_the_classic_methods(clean_trace) -> None:
 
 def test_a_neural_method_decodes_the_video_once(videos, monkeypatch) -> None:
     path, _ = videos["short"]
-    again = analyse(extract_trace(open_video(path)), method="physnet", window_s=4)
+    trace = extract_trace(open_video(path), reads_crops=True)  # boxes for a network's crops
+    again = analyse(trace, method="physnet", window_s=4)
     passes = []
     decode = FileVideo.frames
 
-    def counted(video: FileVideo) -> Iterator[Frame]:
+    def counted(video: FileVideo, whole: bool = True) -> Iterator[Frame]:
         passes.append(video.path)
-        return decode(video)
+        return decode(video, whole)
 
     monkeypatch.setattr(FileVideo, "frames", counted)
     once = measure(path, method="physnet", window_s=4)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rppgkit.errors import VideoError
+from rppgkit.video.picture import ArrayPicture, YuvPicture
 from rppgkit.video.reader import find_videos, open_video
 from rppgkit.video.writer import VideoWriter, write_video
 
@@ -159,3 +160,42 @@ def test_writer_keeps_the_audio_and_metadata_of_a_source(tmp_path: Path) -> None
         samples = np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
     assert np.array_equal(samples, tone.ravel())  # copied bit for bit, not re-encoded
     assert [f.rgb[0, 0, 0] for f in open_video(out).frames()] == list(range(15))
+
+
+def _h264(path: Path, rgb: list[np.ndarray], pix_fmt: str = "yuv420p") -> None:
+    """Encode frames with libx264 in `pix_fmt` (as cameras write them)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = rgb[0].shape[1], rgb[0].shape[0], pix_fmt
+        for image in rgb:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+
+
+def test_yuv_pictures_convert_regions_as_ffmpeg_converts_frames(tmp_path: Path) -> None:
+    """A yuv420p frame read without `whole` stays YUV; its regions, odd bounds included, are
+    the whole frame's pixels, and within rounding of FFmpeg's own conversion; grey is luma."""
+    rng = np.random.default_rng(0)
+    smooth = [cv2.GaussianBlur(f, (0, 0), 3) for f in frames(2, 96, 128)]
+    noisy = [np.clip(f + rng.integers(-20, 20, f.shape), 0, 255).astype(np.uint8) for f in smooth]
+    _h264(tmp_path / "v.mp4", noisy)
+    picture = next(open_video(tmp_path / "v.mp4").frames(whole=False)).picture
+    assert isinstance(picture, YuvPicture) and picture.shape == (96, 128)
+    ffmpeg = next(open_video(tmp_path / "v.mp4").frames()).rgb  # converted by swscale
+    whole = picture.rgb.astype(int)
+    assert np.abs(whole - ffmpeg).max() <= 4 and np.abs(whole - ffmpeg).mean() < 1.5
+    for x0, y0, x1, y1 in [(0, 0, 128, 96), (3, 5, 70, 41), (1, 1, 2, 2), (10, 20, 127, 95)]:
+        assert np.array_equal(picture.crop_rgb((x0, y0, x1, y1)), whole[y0:y1, x0:x1])
+        grey = picture.crop_grey((x0, y0, x1, y1))
+        assert grey.shape == (y1 - y0, x1 - x0)
+    luma = cv2.cvtColor(ffmpeg, cv2.COLOR_RGB2YUV)[..., 0].astype(float)
+    assert np.corrcoef(picture.crop_grey((0, 0, 128, 96)).ravel(), luma.ravel())[0, 1] > 0.99
+
+
+def test_frames_in_other_formats_are_converted_whole(tmp_path: Path) -> None:
+    """Full-range (yuvj420p) and 4:4:4 frames are not read as limited-range 4:2:0 planes."""
+    for pix_fmt in ("yuvj420p", "yuv444p"):
+        _h264(tmp_path / f"{pix_fmt}.mp4", frames(2, 48, 64), pix_fmt)
+        frame = next(open_video(tmp_path / f"{pix_fmt}.mp4").frames(whole=False))
+        assert isinstance(frame.picture, ArrayPicture), pix_fmt
+        assert frame.picture.crop_rgb((2, 3, 10, 9)).shape == (6, 8, 3)

@@ -18,6 +18,7 @@ _API = {
     "write_report": "rppgkit.report",
     "open_video": "rppgkit.video.reader",
     "extract_trace": "rppgkit.trace.extract",
+    "LiveReading": "rppgkit.live",  # live() itself: rppgkit.live.live (the name is its module's)
     "SynthConfig": "rppgkit.synth",
     "synthesize": "rppgkit.synth",
     "write_synth": "rppgkit.synth",
@@ -31,6 +32,7 @@ __all__ = [  # noqa: RUF022  (same order as _API)
     "write_report",
     "open_video",
     "extract_trace",
+    "LiveReading",
     "SynthConfig",
     "synthesize",
     "write_synth",
@@ -39,6 +41,7 @@ __all__ = [  # noqa: RUF022  (same order as _API)
 
 if TYPE_CHECKING:
     from rppgkit.errors import RppgError
+    from rppgkit.live import LiveReading
     from rppgkit.pipeline import Measurement, Options, analyse, measure
     from rppgkit.report import write_report
     from rppgkit.synth import SynthConfig, synthesize, write_synth

@@ -22,7 +22,41 @@ if TYPE_CHECKING:
     from rppgkit.evaluate import Outcome
     from rppgkit.pipeline import Options
 
-app = typer.Typer(
+
+class _FalseHelpFlag:
+    """A command whose ``--help`` flag is False, not None, when it is not given.
+
+    typer (0.2x) checks every option's value through a pydantic validator unless it already is
+    a bool; the --help flag it adds is None when absent, so every command, `rppgkit methods`
+    included, would import pydantic (0.1-0.2 s, more than typer itself) only to learn that no
+    help was asked for. Options of a command's own still get their validators when it runs.
+    """
+
+    def get_help_option(self, ctx: typer.Context) -> object:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None and getattr(option, "default", False) is None:
+            option.default = False
+        return option
+
+
+class _Group(_FalseHelpFlag, typer.core.TyperGroup):
+    """The `rppgkit` group (see `_FalseHelpFlag`)."""
+
+
+class _Command(_FalseHelpFlag, typer.core.TyperCommand):
+    """An `rppgkit` command (see `_FalseHelpFlag`)."""
+
+
+class _Typer(typer.Typer):
+    """A Typer app whose commands are `_Command` s."""
+
+    def command(self, *args: object, **kwargs: object) -> Callable[[F], F]:  # type: ignore[override]
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)  # type: ignore[arg-type]
+
+
+app = _Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -549,12 +583,12 @@ def datasets() -> None:
 @user_errors
 def methods() -> None:
     """List the available estimators."""
-    from rppgkit.estimators import available, create
+    from rppgkit.estimators import describe
 
-    names = available()
-    width = max(map(len, names))
-    for name in names:
-        out.print(Text(f"{name:{width}}", "bold"), create(name).description)
+    methods = describe()
+    width = max(len(name) for name, _ in methods)
+    for name, description in methods:
+        out.print(Text(f"{name:{width}}", "bold"), description)
 
 
 @app.command()
@@ -631,3 +665,80 @@ def demo(
             "bold",
         )
     )
+
+
+@app.command()
+@user_errors
+def live(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A camera index (0: the first camera), a stream URL (rtsp://, http(s)://) or a "
+            "video FILE, played at its real rate as if a camera filmed it."
+        ),
+    ] = "0",
+    method: Annotated[
+        str,
+        typer.Option("--method", "-m", help="A training-free method: pos, chrom, green, ..."),
+    ] = "pos",
+    window: Annotated[
+        float, typer.Option(help="Heart-rate window in seconds; no HR until a whole one is seen.")
+    ] = 10.0,
+    every: Annotated[float, typer.Option(help="Seconds between readings.")] = 1.0,
+    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+    roi: RoiOption = "face",
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each reading to this file as a JSON line, written whole and flushed "
+            "at once, so another program can follow the file as it grows.",
+            dir_okay=False,
+        ),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each reading to this file as a CSV row (after a header), written "
+            "whole and flushed at once, so another program can follow the file as it grows.",
+            dir_okay=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (of the stream's time).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Play a FILE this many times faster than its real rate.")
+    ] = 1.0,
+) -> None:
+    """Measure the heart rate live from a camera, a stream or a file: every --every seconds one
+    line with the time, HR, SNR, quality, face, latency and dropped frames. Ctrl-C stops."""
+    import contextlib
+
+    from rppgkit.fileio import check_distinct, prepared_output
+    from rppgkit.live import ReadingLog, format_reading
+    from rppgkit.live import live as run_live
+    from rppgkit.video.live import hidden_password
+
+    readings = run_live(
+        source, method, window, every, detector, roi=roi, duration_s=duration, speed=speed
+    )
+    with contextlib.ExitStack() as stack:
+        stack.callback(readings.close)  # releases the camera whatever ends the run
+        paths = [stack.enter_context(prepared_output(p)) if p else None for p in (jsonl, csv)]
+        for path in filter(None, paths):
+            check_distinct(path, source)
+        if jsonl and csv:
+            check_distinct(jsonl, csv)
+        log = stack.enter_context(ReadingLog(*paths))
+        try:
+            for count, reading in enumerate(readings):
+                if not count:  # the source is open: an error would have been the one line
+                    err.print(
+                        f"live heart rate of {hidden_password(source)} ({method}, {window:g} s "
+                        "window); Ctrl-C stops",
+                        highlight=False,
+                    )
+                log.write(reading)
+                out.print(format_reading(reading, window), highlight=False)
+        except KeyboardInterrupt:
+            err.print("stopped", highlight=False)

@@ -9,28 +9,34 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from rppgkit import dsp
-from rppgkit.checks import COUNT, Range, check, check_fields
+from rppgkit.checks import Range, check, check_fields
 from rppgkit.clip.crop import FrameCrops, crop_recorder, recut_crops
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
 from rppgkit.estimators.classic import blood_up
 from rppgkit.estimators.neural import load_estimator
 from rppgkit.face.detect import check_detector
-from rppgkit.face.track import DETECT_EVERY
 from rppgkit.fileio import scratch_array, shown
 from rppgkit.pulse.beats import Beats, detect_beats
 from rppgkit.pulse.heart_rate import HeartRate, WindowHR, heart_rate, sliding_heart_rate
 from rppgkit.pulse.hrv import HRV, hrv
 from rppgkit.pulse.quality import Quality, assess, discount_damage, hrv_refusal, score_windows
-from rppgkit.summary import BeatsSummary, HRVSummary, QualitySummary, Summary, WindowsSummary
+from rppgkit.summary import (
+    BeatsSummary,
+    HRVSummary,
+    QualitySummary,
+    Summary,
+    TimingsSummary,
+    WindowsSummary,
+)
 from rppgkit.trace.extract import FaceCallback, Roi, Trace, check_roi, extract_trace
 from rppgkit.video.reader import FileVideo, FrameFolder, VideoInfo, open_video
 
@@ -48,7 +54,8 @@ class Options:
     method: str = "pos"
     fps: float | None = None  # space frames 1/fps apart when opening the video (Trace keeps it)
     detector: str = "yunet"
-    detect_every: int = DETECT_EVERY  # frames between face detections
+    detect_every: int | None = None  # frames between face detections; None: as the method reads
+    # the face (rppgkit.face.track: every 4th for a trace, every 2nd for a network's crops)
     max_gap_s: float = 1.0  # longer stretches without a face are not bridged
     window_s: float = 10.0
     step_s: float = 1.0
@@ -72,7 +79,7 @@ class Options:
         check("band_hz high", high, Range(low, above=True))
         check_detector(self.detector)
         check_roi(self.roi)
-        _estimator(self)  # loads a network's weights: fail early
+        method_estimator(self)  # loads a network's weights: fail early
 
 
 MIN_WINDOW_S, MAX_WINDOW_S = 2.0, 120.0  # heart-rate windows (--window)
@@ -83,7 +90,7 @@ _LIMITS = {
     "step_s": ("--step", Range(0, MAX_WINDOW_S, above=True)),
     "min_face_fraction": ("--min-face", Range(0, 1)),
     "min_quality": ("--min-quality", Range(0, 1)),
-    "detect_every": ("detect_every", COUNT),
+    "detect_every": ("detect_every", Range(1, whole=True, optional=True)),
     "max_gap_s": ("max_gap_s", Range(0)),
 }
 
@@ -107,6 +114,8 @@ class Measurement:
     hrv: HRV | None
     hrv_reason: str | None  # why hrv is None
     adaptation_s: float | None = None  # seconds a transductive network spent adapting to it
+    network_s: float | None = None  # seconds of a network's forward passes
+    analysis_s: float | None = None  # seconds from the trace to these results
 
     @property
     def peaks(self) -> np.ndarray:
@@ -151,6 +160,12 @@ class Measurement:
             hrv=None if self.hrv is None else HRVSummary(**_rounded(self.hrv)),
             hrv_reason=self.hrv_reason,
             notes=tuple(self.notes()),
+            timings=TimingsSummary(
+                stream_s=_round(self.trace.elapsed_s, 3),
+                network_s=_round(self.network_s, 3),
+                adaptation_s=_round(self.adaptation_s, 3),
+                analysis_s=_round(self.analysis_s, 3),
+            ),
         )
 
     def notes(self) -> list[str]:
@@ -259,7 +274,7 @@ def measure(
     duration = source.info.duration_s
     if duration is not None and duration < opts.window_s:
         raise TooShortError(_too_short(Path(video), duration, opts.window_s, 1 / source.info.fps))
-    estimator = _estimator(opts)
+    estimator = method_estimator(opts)
     if estimator.clip is None:
         return analyse(_trace(source, opts, on_frame), opts)
     spec = estimator.clip
@@ -302,26 +317,27 @@ def analyse(
     trace was made at (`Trace.fps_override`, else its timestamps'); `Options.fps` acts where the
     video is opened.
     """
+    start = time.perf_counter()
     opts = dataclasses.replace(options or Options(), **overrides)
     opts.validate()
-    estimator = _estimator(opts)
+    estimator = method_estimator(opts)
     video = trace.info.path
     _check_face(video, trace, opts)
     _check_frames(video, trace, opts)
-    fs = trace.fps_override or _frame_rate(trace.times)
+    fs = trace.fps_override or frame_rate(trace.times)
     times, rgb = dsp.resample_uniform(trace.times, trace.rgb, fs)
     if times[-1] - times[0] < opts.window_s:
         raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
     valid = _coverage(trace, times, opts.max_gap_s)
-    adaptation_s = None
+    adaptation_s = network_s = None
     if estimator.input_kind == "trace":
         pulse = estimator(rgb, fs)
     else:
-        clip_pulse, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
+        clip_pulse, network_s, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
         pulse = blood_up(clip_pulse, rgb, fs, opts.band_hz)
     hr = heart_rate(pulse, fs, opts.band_hz)
     windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
-    second = None if trace.greyscale else _second_opinion(opts, rgb, fs)
+    second = None if trace.greyscale else second_opinion(opts, rgb, fs)
     beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
     beats = beats.where(valid[beats.indices])
     scored = score_windows(windows, beats, _second_windows(second, fs, opts))
@@ -344,11 +360,13 @@ def analyse(
         valid=valid,
         heart_rate=hr,
         quality=quality,
-        windows=[_gate(w, c, opts.min_quality) for w, c in zip(scored, covered, strict=True)],
+        windows=[gate_window(w, c, opts.min_quality) for w, c in zip(scored, covered, strict=True)],
         beats=beats,
         hrv=hrv_result,
         hrv_reason=hrv_reason,
         adaptation_s=adaptation_s,
+        network_s=network_s,
+        analysis_s=time.perf_counter() - start,
     )
 
 
@@ -357,7 +375,7 @@ def _second_method(method: str) -> str:
     return SECOND_OPINION_FOR_POS if method == SECOND_OPINION else SECOND_OPINION
 
 
-def _second_opinion(opts: Options, rgb: np.ndarray, fs: float) -> np.ndarray:
+def second_opinion(opts: Options, rgb: np.ndarray, fs: float) -> np.ndarray:
     """The pulse that :func:`_second_method` reads from the same skin trace, in the same band."""
     return create(_second_method(opts.method), band_hz=opts.band_hz)(rgb, fs)
 
@@ -377,11 +395,11 @@ def _hr_track(windows: list[WindowHR], hr: HeartRate, fs: float, n: int) -> np.n
     if not ok.any():
         return np.full(n, hr.freq_hz)
     centres = np.array([(w.start_s + w.end_s) / 2 for w in windows])[ok]
-    smooth = median_filter(bpm[ok], size=5, mode="nearest")
+    smooth = dsp.running_median(bpm[ok], 5)
     return np.interp(np.arange(n) / fs, centres, smooth) / 60
 
 
-def _gate(w: WindowHR, coverage: float, min_quality: float) -> WindowHR:
+def gate_window(w: WindowHR, coverage: float, min_quality: float) -> WindowHR:
     """No HR (nor quality) without a face in most of the window; no HR below ``min_quality``."""
     if coverage < MIN_WINDOW_COVERAGE:
         nan = float("nan")
@@ -407,7 +425,7 @@ def _gated_hrv(
         return None, str(exc)
 
 
-def _estimator(opts: Options) -> Estimator:
+def method_estimator(opts: Options) -> Estimator:
     """The options' method with the options it takes: the band for a classic method (which
     band-passes its pulse to it), the weights for a neural one."""
     estimator = create(opts.method)
@@ -425,12 +443,13 @@ def _clip_pulse(
     fs: float,
     opts: Options,
     crops: FrameCrops | None,
-) -> tuple[np.ndarray, float | None]:
+) -> tuple[np.ndarray, float, float | None]:
     """Run a neural estimator on face crops cut along the trace's face track, the way its
     training clips were cut (`crops`, or cut now by decoding the video again); the crops on the
     analysis clock go through a memory map of an unnamed temporary file, not the heap, and
-    leave nothing behind however the run ends. Returns the pulse and the seconds a
-    transductive network spent adapting to the video (None for the others)."""
+    leave nothing behind however the run ends. Returns the pulse, the seconds of the network's
+    forward passes, and those a transductive network spent adapting to the video (None for
+    the others)."""
     spec = estimator.clip
     if crops is None:
         crops = recut_crops(trace, spec.size, spec.face_scale)
@@ -442,13 +461,11 @@ def _clip_pulse(
         )
     on_clock = scratch_array((len(times), spec.size, spec.size, 3), np.uint8)
     adapted: list[float] = []  # `rppgkit.models.inference.network_pulse` reports it here
-    pulse = estimator.fn(
-        crops.on_grid(trace.times, times, out=on_clock),
-        fs,
-        adapt=opts.adapt,
-        on_adapt=adapted.append,
-    )
-    return pulse, (adapted[0] if adapted else None)
+    on_clock = crops.on_grid(trace.times, times, out=on_clock)
+    start = time.perf_counter()
+    pulse = estimator.fn(on_clock, fs, adapt=opts.adapt, on_adapt=adapted.append)
+    adaptation_s = adapted[0] if adapted else None
+    return pulse, time.perf_counter() - start - (adaptation_s or 0.0), adaptation_s
 
 
 def _too_short(path: Path, duration: float, window_s: float, frame_s: float = 0.0) -> str:
@@ -494,7 +511,7 @@ def _check_frames(path: Path, trace: Trace, opts: Options) -> None:
         )
 
 
-def _frame_rate(times: np.ndarray) -> float:
+def frame_rate(times: np.ndarray) -> float:
     """The camera's frame rate from its timestamps.
 
     Each interval counts as the number of frame periods it spans (about one; more where frames

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 # log lines are never hard-wrapped, and user text (paths, messages) is never read as markup
 stderr = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -18,6 +17,14 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over frames, recordings or batches; yields a callback taking the index of
     the item just finished (and the total, where it becomes known on the way)."""
+    from rich.progress import (  # here: importing it costs every command 15-30 ms
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn()]
     with Progress(
         *columns,

@@ -66,6 +66,18 @@ class HRVSummary:
 
 
 @dataclass(frozen=True)
+class TimingsSummary:
+    """Where the time went, in seconds: streaming the video into a trace (decoding, face path),
+    the network's forward passes and its adaptation (None for classic methods), and the whole
+    analysis after streaming (the network included)."""
+
+    stream_s: float | None
+    network_s: float | None
+    adaptation_s: float | None
+    analysis_s: float | None
+
+
+@dataclass(frozen=True)
 class Summary:
     """A JSON-ready digest of a `rppgkit.pipeline.Measurement` (`Measurement.summary()`)."""
 
@@ -91,6 +103,7 @@ class Summary:
     hrv: HRVSummary | None
     hrv_reason: str | None  # why hrv is None
     notes: tuple[str, ...]  # what the user needs to know to read the numbers right
+    timings: TimingsSummary
 
     def as_dict(self) -> dict[str, object]:
         """The summary as the JSON object summary.json holds.

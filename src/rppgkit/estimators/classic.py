@@ -1,5 +1,8 @@
 """Training-free rPPG methods: mean skin RGB trace ``[N, 3]`` in, pulse ``[N]`` out.
 
+Each is registered by name in `rppgkit.estimators` (as the path of its function here, so that
+listing methods imports nothing of this module).
+
 Each method follows its paper's algorithm (the docstrings give the paper, the algorithm and any
 deviation; ``docs/methods/classic.md`` collects them). ``tests/test_classic_reference.py``
 checks each one against a separate loop-by-loop implementation of the paper's algorithm.
@@ -25,7 +28,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from rppgkit import dsp
 from rppgkit.errors import RppgError
-from rppgkit.estimators.registry import register
 
 Band = tuple[float, float]  # low and high edge in Hz
 WINDOW_S = 1.6
@@ -127,7 +129,6 @@ def _project_out(rgb: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return residual[:, _GREEN]
 
 
-@register("green", description="GREEN (Verkruysse 2008): the band-passed green channel")
 def green(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """GREEN (Verkruysse, Svaasand & Nelson, Opt. Express 2008).
 
@@ -164,7 +165,6 @@ def _ica_window(trace: np.ndarray, fs: float, seed: int, band_hz: Band) -> np.nd
     return -best if np.dot(best, standardised[:, _GREEN]) > 0 else best
 
 
-@register("ica", description="ICA (Poh 2010/2011): FastICA on 30 s windows, highest-peak source")
 def ica(
     rgb: np.ndarray,
     fs: float,
@@ -204,7 +204,6 @@ def _chrom_window(rgb: np.ndarray, fs: float, band_hz: Band) -> np.ndarray:
     return xf - _safe_div(xf.std(), yf.std()) * yf
 
 
-@register("chrom", description="CHROM (de Haan & Jeanne 2013): chrominance, alpha per window")
 def chrom(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """CHROM (de Haan & Jeanne, IEEE TBME 2013), the windowed form of its section on
     overlap-add.
@@ -228,7 +227,6 @@ def _pos_windows(windows: np.ndarray) -> np.ndarray:
     return h - h.mean(axis=1, keepdims=True)
 
 
-@register("pos", description="POS (Wang 2017): plane-orthogonal-to-skin projection")
 def pos(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """POS (Wang, den Brinker, Stuijk & de Haan, IEEE TBME 2017), Algorithm 1.
 
@@ -262,7 +260,6 @@ def _pbv_window(rgb: np.ndarray, fs: float) -> np.ndarray:
     return normalised @ weights / (PBV_SIGNATURE @ weights)
 
 
-@register("pbv", description="PBV (de Haan & van Leest 2014): blood-volume signature projection")
 def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """PBV (de Haan & van Leest, Physiol. Meas. 2014).
 
@@ -279,7 +276,6 @@ def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     return _finish(_interval_overlap_add(trace, fs, _pbv_window), trace, fs, band_hz)
 
 
-@register("lgi", description="LGI (Pilz 2018): project out the principal colour component")
 def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """LGI, local group invariance (Pilz, Zaunseder, Krajewski & Blazek, CVPR-W 2018).
 
@@ -293,7 +289,6 @@ def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     return _finish(_project_out(trace, principal), trace, fs, band_hz)
 
 
-@register("omit", description="OMIT (Casado & Lopez 2023): QR basis, first vector projected out")
 def omit(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """OMIT, orthogonal matrix image transformation (Casado & Lopez, Face2PPG, 2023).
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rppgkit.estimators.registry import Estimator, create, register
 from rppgkit.models.method import METHODS
 from rppgkit.models.zoo import weights_or_shipped
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def network_estimate(

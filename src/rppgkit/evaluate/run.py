@@ -25,7 +25,7 @@ import numpy as np
 
 from rppgkit.datasets import Recording, Reference
 from rppgkit.errors import RppgError, VideoError
-from rppgkit.estimators import create
+from rppgkit.estimators import reads_crops
 from rppgkit.evaluate.records import Result, WindowResults
 from rppgkit.evaluate.reference import ReferenceSource, reference_hr
 from rppgkit.fileio import content_key, ensure_dir, inside, write_json
@@ -119,7 +119,7 @@ def _result_name(recording_id: str) -> str:
 
 def for_method(opts: Options, method: str) -> Options:
     """The options for one method: weights go only to the neural ones."""
-    neural = create(method).input_kind == "clip"
+    neural = reads_crops(method)
     return dataclasses.replace(opts, method=method, weights=opts.weights if neural else None)
 
 
@@ -163,7 +163,7 @@ def _run_one(
         return Outcome(rec.id, cached=cached)
     try:
         ref = rec.reference()
-        trace = cached_trace(rec, opts, out / "traces")
+        trace = cached_trace(rec, opts, out / "traces", any(map(reads_crops, methods)))
         ref.check(float(trace.times[-1] - trace.times[0]))
         for method in todo:
             m = analyse(trace, for_method(opts, method))
@@ -210,8 +210,9 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
-    """The recording's trace from the cache, or extracted now and cached."""
+def cached_trace(rec: Recording, opts: Options, folder: Path, for_crops: bool = False) -> Trace:
+    """The recording's trace from the cache, or extracted now and cached; `for_crops` when a
+    network will read crops cut at its boxes (`rppgkit.trace.extract_trace`'s `reads_crops`)."""
     video = rec.video.resolve()
     try:
         stat = video.stat()
@@ -229,6 +230,7 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
             opts.max_gap_s,
         ]
         + ([] if opts.roi == "face" else [opts.roi])  # face traces keep their keys
+        + (["crops"] if for_crops else [])
     )
     path = folder / f"{key}.npz"
     if path.exists():
@@ -242,6 +244,7 @@ def cached_trace(rec: Recording, opts: Options, folder: Path) -> Trace:
         opts.detect_every,
         opts.max_gap_s,
         roi=opts.roi,
+        reads_crops=for_crops,
     )
     ensure_dir(folder)
     save_trace(trace, path)

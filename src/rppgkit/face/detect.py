@@ -23,6 +23,7 @@ import numpy as np
 
 from rppgkit.errors import RppgError
 from rppgkit.registry import Registry
+from rppgkit.video.picture import Bounds, Picture, as_picture
 
 DETECT_SIDE = 320  # long side of a full-frame search
 NEAR_SIDE = 96  # long side of a search around a known face
@@ -52,12 +53,13 @@ class Box:
         return Box(self.x - mx, self.y - my, self.w + 2 * mx, self.h + 2 * my, self.score)
 
 
-def crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The part of the frame inside the box (clipped to the frame) and its integer bounds."""
-    h, w = rgb.shape[:2]
+def bounds(shape: tuple[int, ...], box: Box) -> Bounds:
+    """The box's integer bounds (x0, y0, x1, y1) clipped to a frame of `shape` (H, W, ...);
+    empty (x1 <= x0 or y1 <= y0) where the box lies outside it."""
+    h, w = shape[:2]
     x0, y0 = max(round(box.x), 0), max(round(box.y), 0)
     x1, y1 = min(round(box.x + box.w), w), min(round(box.y + box.h), h)
-    return rgb[y0:y1, x0:x1], (x0, y0, x1, y1)
+    return x0, y0, max(x1, x0), max(y1, y0)
 
 
 class Detector:
@@ -72,14 +74,16 @@ class Detector:
     def __init__(self, find: Callable[[np.ndarray], list[Box]], color: bool) -> None:
         self._find, self._color = find, color
 
-    def __call__(self, rgb: np.ndarray, near: Box | None = None) -> list[Box]:
-        x0 = y0 = 0
+    def __call__(self, image: Picture | np.ndarray, near: Box | None = None) -> list[Box]:
+        picture = as_picture(image)
         side = DETECT_SIDE
+        x0, y0, x1, y1 = 0, 0, picture.shape[1], picture.shape[0]
         if near is not None:
-            rgb, (x0, y0, _, _) = crop(rgb, near.grown(NEAR_MARGIN))
-            if min(rgb.shape[:2]) < 16:
+            x0, y0, x1, y1 = bounds(picture.shape, near.grown(NEAR_MARGIN))
+            if min(x1 - x0, y1 - y0) < 16:
                 return []
             side = NEAR_SIDE
+        rgb = picture.crop_rgb((x0, y0, x1, y1))
         scale = min(1.0, side / max(rgb.shape[:2]))
         if scale < 1.0:
             rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

@@ -83,10 +83,25 @@ class SkinModel:
             self._cov = (1 - a) * self._cov + a * cov
             self._luma = (1 - a) * self._luma + a * luma
         # The chroma test depends on (Cr, Cb) alone: tabulate it once per update.
-        (a, b), (_, c) = np.linalg.inv(self._cov)
-        cr, cb = _CHROMA_AXIS - self._mean[0], _CHROMA_AXIS - self._mean[1]
-        dist2 = a * cr[:, None] ** 2 + 2 * b * cr[:, None] * cb[None, :] + c * cb[None, :] ** 2
-        self._chroma_ok = (dist2 < self.max_distance**2).astype(np.float32)
+        self._chroma_ok = _chroma_table(self._mean, self._cov, self.max_distance)
+
+
+def _chroma_table(mean: np.ndarray, cov: np.ndarray, limit: float) -> np.ndarray:
+    """[256, 256] float32 over (Cr, Cb): 1 within `limit` Mahalanobis units of the model.
+
+    Only the ellipse's bounding box is evaluated (a tenth of the table on a typical face, so a
+    model update costs little); the rest is 0.
+    """
+    (a, b), (_, c) = np.linalg.inv(cov)
+    reach = limit * np.sqrt(np.diag(cov))
+    lo = np.clip(np.floor(mean - reach).astype(int) - 1, 0, 256)
+    hi = np.clip(np.ceil(mean + reach).astype(int) + 2, 0, 256)
+    cr = _CHROMA_AXIS[lo[0] : hi[0]] - mean[0]
+    cb = _CHROMA_AXIS[lo[1] : hi[1]] - mean[1]
+    dist2 = a * cr[:, None] ** 2 + 2 * b * cr[:, None] * cb[None, :] + c * cb[None, :] ** 2
+    table = np.zeros((256, 256), np.float32)
+    table[lo[0] : hi[0], lo[1] : hi[1]] = dist2 < limit**2
+    return table
 
 
 _CHROMA_AXIS = np.arange(256, dtype=np.float32)

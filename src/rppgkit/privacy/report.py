@@ -126,7 +126,8 @@ def edit_report(
     readers = readers or independent_readers(first_with("editor").name)
     duration = open_video(original).info.duration_s or 10.0
     window = min(10.0, 0.8 * duration)  # the whole-video HR of a short clip needs a short window
-    traces = [extract_trace(open_video(v)) for v in (original, edited)]  # one decode each
+    # one decode each, at the boxes a network's crops need (the readers include one)
+    traces = [extract_trace(open_video(v), reads_crops=True) for v in (original, edited)]
     readings = []
     for name in readers:
         ckpt = weights.get(name) or shipped_weights(name)

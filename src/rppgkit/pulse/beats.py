@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from rppgkit import dsp
 
@@ -93,7 +92,7 @@ def detect_beats(pulse: np.ndarray, fs: float, hr_hz: float | np.ndarray) -> Bea
     rate = np.broadcast_to(np.asarray(hr_hz, dtype=float), values.shape)
     smooth = _around_heart_rate(values, fs, float(rate.min()), float(rate.max()))
     period = fs / rate
-    found = signal.find_peaks(smooth, distance=max(1, int(0.5 * period.min())))[0]
+    found = dsp.find_peaks(smooth, distance=max(1, int(0.5 * period.min())))
     peaks = _without_double_peaks(found, smooth, period)
     half = max(2, round(float(np.median(period)) / 2))
     offsets = np.arange(-half, half + 1)

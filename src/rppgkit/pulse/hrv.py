@@ -1,7 +1,9 @@
 """Heart rate variability (HRV) from beat times (:mod:`rppgkit.pulse.beats` finds them).
 
-neurokit2 computes the indices (well tested against published HRV tools); it is imported inside
-the functions because it takes about two seconds to import and only these functions need it.
+The time-domain indices are computed here exactly as neurokit2's ``hrv_time`` computes them
+(checked against it in ``tests/test_hrv.py``); neurokit2 (well tested against published HRV
+tools) computes LF/HF, and is imported only then (a minute of beats or more), because it takes
+about two seconds to import.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from rppgkit import dsp
 from rppgkit.errors import TooShortError
@@ -22,6 +23,9 @@ MIN_RESPIRATION_S = 30.0
 RESPIRATION_BAND = (0.1, 0.5)
 """Breathing frequencies in Hz: 6-30 breaths per minute."""
 IBI_RESAMPLE_HZ = 4.0
+SUCCESSIVE_MS = 10.0
+"""Two kept intervals are successive (were adjacent before removal) when the time between
+their ends differs from the later interval by at most this (neurokit2's threshold)."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,43 @@ def _clean_intervals(ibi_ms: np.ndarray, band_hz: tuple[float, float]) -> np.nda
     :data:`MAX_JUMP` from the median of the five intervals around it (a premature beat gives
     a short interval followed by a long one; both jump away from the local rhythm).
     """
-    local = median_filter(ibi_ms, size=5, mode="nearest")
+    local = dsp.running_median(ibi_ms, 5)
     shortest, longest = 1000 / band_hz[1], 1000 / band_hz[0]
     plausible = (ibi_ms >= shortest) & (ibi_ms <= longest)
     return plausible & (np.abs(ibi_ms - local) <= MAX_JUMP * local)
+
+
+def _time_domain(ibi_ms: np.ndarray, times_s: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean interval, SDNN, RMSSD (ms) and pNN50 (%) as neurokit2's ``hrv_time`` gives them.
+
+    Parameters
+    ----------
+    ibi_ms : np.ndarray
+        ``[M]`` kept beat intervals in ms (M >= 2).
+    times_s : np.ndarray
+        ``[M]`` the time each interval ends, in seconds.
+
+    Returns
+    -------
+    tuple[float, float, float, float]
+        The mean, the standard deviation (``ddof=1``), the root mean square of successive
+        differences and the percentage of them above 50 ms. Successive differences are taken
+        between successive intervals only (:data:`SUCCESSIVE_MS`) where some but not all are,
+        and the interval times are not evenly spaced (neurokit2 reads even spacing as
+        interpolated intervals, and no successive pair at all as intervals without gaps); as
+        in neurokit2, pNN50 divides by the number of differences plus one.
+    """
+    differences = np.diff(ibi_ms)
+    successive = np.abs(np.diff(times_s) * 1000 - ibi_ms[1:]) <= SUCCESSIVE_MS
+    evenly = np.unique(np.round(np.diff(times_s), 3)).size == 1
+    if successive.any() and not successive.all() and not evenly:
+        differences = differences[successive]
+    return (
+        float(np.mean(ibi_ms)),
+        float(np.std(ibi_ms, ddof=1)),
+        float(np.sqrt(np.mean(differences**2))),
+        float(np.sum(np.abs(differences) > 50) / (differences.size + 1) * 100),
+    )
 
 
 def _lf_hf(intervals: dict[str, np.ndarray]) -> float:
@@ -84,9 +121,10 @@ def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_B
 
     Implausible and ectopic intervals are removed first (plausible: a heart rate in
     ``band_hz``, the band the pulse was read in); successive differences (RMSSD, pNN50) are
-    taken only between intervals that were adjacent before removal (neurokit2's ``hrv_time``
-    checks this from the interval times). LF/HF needs at least 60 s of beats and is only a rough
-    figure below the conventional 2-5 minutes; the respiration rate needs 30 s.
+    taken only between intervals that were adjacent before removal (:func:`_time_domain`
+    checks this from the interval times, as neurokit2's ``hrv_time`` does). LF/HF needs at
+    least 60 s of beats and is only a rough figure below the conventional 2-5 minutes; the
+    respiration rate needs 30 s.
     """
     beats = np.sort(np.asarray(peaks, dtype=float)) / fs
     ibi_ms = np.diff(beats) * 1000
@@ -98,18 +136,15 @@ def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_B
         )
     intervals = {"RRI": ibi_ms[keep], "RRI_Time": beats[1:][keep]}
     span_s = intervals["RRI_Time"][-1] - intervals["RRI_Time"][0]
-
-    import neurokit2 as nk
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        time_domain = nk.hrv_time(intervals).iloc[0]
+    mean_ibi_ms, sdnn_ms, rmssd_ms, pnn50_pct = _time_domain(
+        intervals["RRI"], intervals["RRI_Time"]
+    )
     return HRV(
         n_beats=int(keep.sum()),
-        mean_ibi_ms=float(time_domain["HRV_MeanNN"]),
-        sdnn_ms=float(time_domain["HRV_SDNN"]),
-        rmssd_ms=float(time_domain["HRV_RMSSD"]),
-        pnn50_pct=float(time_domain["HRV_pNN50"]),
+        mean_ibi_ms=mean_ibi_ms,
+        sdnn_ms=sdnn_ms,
+        rmssd_ms=rmssd_ms,
+        pnn50_pct=pnn50_pct,
         lf_hf=_lf_hf(intervals) if span_s >= MIN_LF_HF_S else float("nan"),
         respiration_rate_bpm=(
             _respiration_rate(intervals["RRI"], intervals["RRI_Time"])

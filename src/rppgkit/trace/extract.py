@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 from rppgkit.errors import RppgError
-from rppgkit.face.detect import Box, create_detector, crop
+from rppgkit.face.detect import Box, bounds, create_detector
 from rppgkit.face.skin import SkinModel
-from rppgkit.face.track import DETECT_EVERY, FaceStatus, FaceTracker
+from rppgkit.face.track import CROP_DETECT_EVERY, DETECT_EVERY, FaceStatus, FaceTracker
 from rppgkit.fileio import atomic_path
 from rppgkit.video.reader import FileVideo, Frame, FrameFolder, VideoInfo
 
@@ -43,7 +43,11 @@ ROIS: tuple[str, ...] = get_args(Roi)
 # 2: the face box follows image registration; a slower, wider skin model.
 # 3: frames turned upright by rotation metadata; frame-folder names read as times only when they
 #    are a clock; the decoder's error reports counted.
+# Traces made with detections every 4th frame and YUV frames converted in the face region alone
+# are keyed apart by their detection cadence (None, not 2, in evaluation's trace keys); face
+# crops are cut as before, so their caches stay valid.
 FACE_PATH_VERSION = 3
+SKIN_ADAPT_PER_FRAME = 0.01  # the skin model's weight per detection, over frames between them
 NO_COLOUR = (float("nan"),) * 3
 GREY_LEVELS = 1.0  # largest spread (8-bit levels) of a frame's mean R, G, B for it to be grey
 NO_BOX = (float("nan"),) * 4
@@ -135,14 +139,96 @@ def check_roi(roi: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class FrameSample:
+    """What the face path measured on one frame."""
+
+    time_s: float
+    rgb: tuple[float, float, float]  # mean skin colour; NaN without a usable face
+    status: FaceStatus
+    box: Box | None  # the face box (the whole frame with roi "frame")
+    skin_fraction: float  # share of the box averaged as skin
+    skin: np.ndarray | None = None  # [H, W] bool full-frame mask, when asked for (`full_masks`)
+
+
+class SkinMeter:
+    """The face path, one frame at a time: track the face, segment its skin, average its colour.
+
+    It keeps the tracker's and the skin model's state from frame to frame, so it serves a file
+    (`extract_trace`) and a live stream (`rppgkit.live`) alike. With ``full_masks`` each sample
+    carries its full-frame skin mask (for cutting face crops in the same pass). `detect_every`
+    None detects every DETECT_EVERY frames, or every CROP_DETECT_EVERY where a network will
+    read face crops at the boxes (``reads_crops`` or ``full_masks``): the cadence the region is
+    read at (see `rppgkit.face.track`).
+    """
+
+    def __init__(
+        self,
+        detector: str = "yunet",
+        detect_every: int | None = None,
+        max_gap_s: float = 1.0,
+        roi: Roi = "face",
+        full_masks: bool = False,
+        reads_crops: bool = False,
+    ) -> None:
+        check_roi(roi)
+        if detect_every is None:  # the cadence the region is read at (rppgkit.face.track)
+            detect_every = CROP_DETECT_EVERY if reads_crops or full_masks else DETECT_EVERY
+        self.tracker = None
+        if roi == "face":
+            tracker = FaceTracker(create_detector(detector), detect_every, max_gap_s)
+            self.tracker = tracker
+        # the model's memory in seconds stays the same at any detection cadence
+        self.skin = SkinModel(adapt=SKIN_ADAPT_PER_FRAME * detect_every)
+        self.detect_every, self.full_masks = detect_every, full_masks
+        self._last_skin: tuple[tuple[int, int, int, int], np.ndarray] | None = None
+
+    def __call__(self, frame: Frame) -> FrameSample:
+        """Measure one frame (frames must come in order)."""
+        picture = frame.picture
+        if self.tracker is None:
+            height, width = picture.shape
+            box, state = Box(0.0, 0.0, float(width), float(height)), FaceStatus.FRAME
+        else:
+            box, state = self.tracker.update(picture, frame.time_s)
+        self._last_skin = None
+        empty = FrameSample(frame.time_s, NO_COLOUR, state, box, 0.0)
+        if box is None:
+            return empty
+        x0, y0, x1, y1 = bounds(picture.shape, box)
+        if x1 <= x0 or y1 <= y0:
+            return empty
+
+        patch = picture.crop_rgb((x0, y0, x1, y1))
+        whole = state == FaceStatus.FRAME
+        learn = state == FaceStatus.DETECTED or (whole and frame.index % self.detect_every == 0)
+        mask = self.skin.segment(patch, learn=learn)
+        n = cv2.countNonZero(mask.view(np.uint8))
+        if whole and n < max(FRAME_MIN_SKIN * mask.size, MIN_SKIN_PIXELS):
+            mask, n = np.ones_like(mask), mask.size  # see the module's text
+        mean = cv2.mean(patch, mask.view(np.uint8))[:3] if n >= MIN_SKIN_PIXELS else NO_COLOUR
+        self._last_skin = ((x0, y0, x1, y1), mask)
+        full = self.full_mask(picture.shape) if self.full_masks else None
+        return FrameSample(frame.time_s, mean, state, box, n / mask.size, full)
+
+    def full_mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """The last measured frame's skin mask on the whole frame, [H, W] bool."""
+        full = np.zeros(shape, dtype=bool)
+        if self._last_skin is not None:
+            (x0, y0, x1, y1), mask = self._last_skin
+            full[y0:y1, x0:x1] = mask
+        return full
+
+
 def extract_trace(
     source: FileVideo | FrameFolder,
     detector: str = "yunet",
-    detect_every: int = DETECT_EVERY,
+    detect_every: int | None = None,
     max_gap_s: float = 1.0,
     on_frame: Callable[[int], None] | None = None,
     on_face: FaceCallback | None = None,
     roi: Roi = "face",
+    reads_crops: bool = False,
 ) -> Trace:
     """Stream the video once: track the face, segment its skin, average the skin colour.
 
@@ -150,57 +236,35 @@ def extract_trace(
     `on_face(rgb, box, skin)` sees every frame with its face box (x, y, w, h) and full-frame
     skin mask (both None without a face), so a caller can cut face crops in the same pass.
     With `roi="frame"` every box is the whole frame, with status FRAME (see the module's text).
+    `detect_every` defaults to the cadence the region is read at (see `SkinMeter`): give
+    `reads_crops` when a network will read crops cut at the trace's boxes later
+    (`rppgkit.clip.recut_crops`), so they are the boxes `on_face` would have seen.
     """
-    check_roi(roi)
     start = time.perf_counter()
-    tracker = None
-    if roi == "face":
-        tracker = FaceTracker(create_detector(detector), every=detect_every, max_gap_s=max_gap_s)
-    skin = SkinModel()
+    reads_crops = reads_crops or on_face is not None
+    meter = SkinMeter(
+        detector, detect_every, max_gap_s, roi, on_face is not None, reads_crops=reads_crops
+    )
     preview_at = (source.info.n_frames or 0) // 3
     # flat typed arrays: a few dozen bytes per frame, however long the video
     times, rgb, boxes = array("d"), array("d"), array("f")
     status, fraction = array("b"), array("f")
     preview: Preview | None = None
-
-    def measure(frame: Frame, box: Box | None, state: FaceStatus) -> None:
-        nonlocal preview
-        mean, share, full = NO_COLOUR, 0.0, None
-        if box is not None:
-            patch, (x0, y0, x1, y1) = crop(frame.rgb, box)
-            if patch.size:
-                whole = state == FaceStatus.FRAME
-                learn = state == FaceStatus.DETECTED or (whole and frame.index % detect_every == 0)
-                mask = skin.segment(patch, learn=learn)
-                n = cv2.countNonZero(mask.view(np.uint8))
-                if whole and n < max(FRAME_MIN_SKIN * mask.size, MIN_SKIN_PIXELS):
-                    mask, n = np.ones_like(mask), mask.size  # see the docstring
-                share = n / mask.size
-                if n >= MIN_SKIN_PIXELS:
-                    mean = cv2.mean(patch, mask.view(np.uint8))[:3]
-                wants_preview = preview is None and frame.index >= preview_at
-                if on_face is not None or (wants_preview and n >= MIN_SKIN_PIXELS):
-                    full = np.zeros(frame.rgb.shape[:2], dtype=bool)
-                    full[y0:y1, x0:x1] = mask
-                if wants_preview and n >= MIN_SKIN_PIXELS:
-                    preview = Preview(frame.time_s, frame.rgb.copy(), box.as_array(), full)
+    # a consumer of whole frames has them converted on the decoding thread
+    for frame in source.frames(whole=reads_crops):
+        sample = meter(frame)
+        box = sample.box
+        if preview is None and frame.index >= preview_at and not np.isnan(sample.rgb[0]):
+            preview = _preview(frame, sample, meter)
         times.append(frame.time_s)
-        rgb.extend(mean)
-        status.append(state)
+        rgb.extend(sample.rgb)
+        status.append(sample.status)
         boxes.extend(NO_BOX if box is None else (box.x, box.y, box.w, box.h))
-        fraction.append(share)
+        fraction.append(sample.skin_fraction)
         if on_face is not None:
-            on_face(frame.rgb, None if box is None else box.as_array(), full)
+            on_face(frame.rgb, None if box is None else box.as_array(), sample.skin)
         if on_frame is not None:
             on_frame(frame.index)
-
-    for frame in source.frames():
-        if tracker is None:
-            height, width = frame.rgb.shape[:2]
-            box, state = Box(0.0, 0.0, float(width), float(height)), FaceStatus.FRAME
-        else:
-            box, state = tracker.update(frame.rgb, frame.time_s)
-        measure(frame, box, state)
     return Trace(
         info=source.info,
         times=np.frombuffer(times, np.float64).copy(),
@@ -212,6 +276,12 @@ def extract_trace(
         elapsed_s=time.perf_counter() - start,
         decode_errors=source.decode_errors,
     )
+
+
+def _preview(frame: Frame, sample: FrameSample, meter: SkinMeter) -> Preview:
+    """The report's picture of the face path: the frame, its face box and skin mask."""
+    skin = meter.full_mask(frame.picture.shape) if sample.skin is None else sample.skin
+    return Preview(frame.time_s, frame.rgb.copy(), sample.box.as_array(), skin)
 
 
 def save_trace(trace: Trace, path: str | os.PathLike) -> None:

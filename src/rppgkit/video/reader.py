@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from rppgkit.errors import VideoError
+from rppgkit.video.picture import ArrayPicture, Picture, YuvPicture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -34,6 +35,9 @@ DEFAULT_FOLDER_FPS = 30.0
 MIN_TICKS_PER_FRAME = 10
 """Least median step between the numbers in frame file names, in ticks of a clock, for them to be
 read as times (see `FrameFolder`)."""
+QUEUE_BYTES = 32e6
+"""Most bytes of decoded frames held ahead of their consumer (2 to 8 frames): a 4K video's
+frames would otherwise hold hundreds of MB."""
 FRAME_RATES = (5.0, 1000.0)
 """Frame rates (fps) that times in file names may imply."""
 CLOCK_UNITS = (1e9, 1e6, 1e3)
@@ -61,7 +65,12 @@ class VideoInfo:
 class Frame:
     index: int
     time_s: float
-    rgb: np.ndarray  # [H, W, 3] uint8
+    picture: Picture  # converted to RGB where it is read (see rppgkit.video.picture)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The whole frame, [H, W, 3] uint8 RGB."""
+        return self.picture.rgb
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None) -> FileVideo | FrameFolder:
@@ -155,17 +164,25 @@ class FileVideo:
             rotation=rotation,
         )
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, whole: bool = True) -> Iterator[Frame]:
         """Yield decoded frames in order, upright; decoding runs ahead on a thread (FFmpeg frees
-        the GIL). Raise if the timestamps go back (without --fps) or the file is truncated."""
+        the GIL). Raise if the timestamps go back (without --fps) or the file is truncated.
+
+        With `whole`, each frame is converted to RGB on the decoding thread; without, a YUV
+        4:2:0 frame stays YUV and is converted where it is read (`rppgkit.video.picture`),
+        which is cheaper for a caller that reads a face region only.
+        """
         last, end, back = -math.inf, None, False
         count = 0
-        for count, (pts_time, rgb) in enumerate(_threaded(self._decode()), start=1):
+        frame_bytes = self.info.width * self.info.height * (3 if whole else 1.5)
+        depth = int(np.clip(QUEUE_BYTES // frame_bytes, 2, 8))
+        decoded = _threaded(self._decode(whole), depth)
+        for count, (pts_time, picture) in enumerate(decoded, start=1):
             if pts_time is not None:
                 back = back or (end is not None and pts_time < end - self._period)
                 end = pts_time if end is None else max(end, pts_time)
             last = self._frame_time(count - 1, pts_time, last)
-            yield Frame(count - 1, last, rgb)
+            yield Frame(count - 1, last, picture)
         if count == 0:
             raise VideoError(
                 f"{self.path} contains no decodable frames; the file is empty or broken"
@@ -192,7 +209,7 @@ class FileVideo:
             )
         return t if t > last else last + 1e-3
 
-    def _decode(self) -> Iterator[tuple[float | None, np.ndarray]]:
+    def _decode(self, whole: bool) -> Iterator[tuple[float | None, Picture]]:
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -205,7 +222,7 @@ class FileVideo:
                     for frame in container.decode(stream):
                         t = None if frame.pts is None else float((frame.pts - start) * base)
                         decoded += 1
-                        yield t, _upright(frame)
+                        yield t, to_picture(frame, whole)
                 except av.error.FFmpegError as exc:
                     raise VideoError(
                         f"{self.path} is corrupt after frame {decoded}: {_ffmpeg_reason(exc)}; "
@@ -282,8 +299,11 @@ class FrameFolder:
             time_source=source,
         )
 
-    def frames(self) -> Iterator[Frame]:
-        """Yield the images in name order at their times; raise at the first of another size."""
+    def frames(self, whole: bool = True) -> Iterator[Frame]:
+        """Yield the images in name order at their times; raise at the first of another size.
+
+        `whole` is there for the same call as `FileVideo.frames`: images are read whole.
+        """
         size = (self.info.height, self.info.width)
         for i, (path, rgb) in enumerate(_threaded((f, _read_image(f)) for f in self.files)):
             if rgb.shape[:2] != size:
@@ -293,7 +313,7 @@ class FrameFolder:
                     "must have one size: resize or remove the odd ones"
                 )
             t = self._times[i] if self._times is not None else i / self.info.fps
-            yield Frame(i, float(t), rgb)
+            yield Frame(i, float(t), ArrayPicture(rgb))
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -346,11 +366,22 @@ def _quarter_turns(degrees: float) -> int:
     return round(degrees / 90) % 4
 
 
-def _upright(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame as RGB, turned as its display matrix says."""
-    rgb = frame.to_ndarray(format="rgb24")
+def to_picture(frame: av.VideoFrame, whole: bool = True) -> Picture:
+    """A decoded frame as a picture, turned as its display matrix says.
+
+    Unless `whole`, a YUV 4:2:0 frame stays YUV and is converted where it is read (see
+    `rppgkit.video.picture`); every other frame is converted to RGB now.
+    """
     turns = _quarter_turns(frame.rotation)
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+    if not (whole or turns or frame.width % 2 or frame.height % 2) and (
+        frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE
+    ):
+        return YuvPicture(frame.to_ndarray())
+    rgb = frame.to_ndarray(format="rgb24")
+    return ArrayPicture(np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb)
+
+
+_FULL_RANGE = 2  # FFmpeg's AVCOL_RANGE_JPEG
 
 
 class _ErrorLog:
