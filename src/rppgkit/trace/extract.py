@@ -174,10 +174,11 @@ class SkinMeter:
         check_roi(roi)
         if detect_every is None:  # the cadence the region is read at (rppgkit.face.track)
             detect_every = CROP_DETECT_EVERY if reads_crops or full_masks else DETECT_EVERY
-        self.tracker = None
-        if roi == "face":
-            tracker = FaceTracker(create_detector(detector), detect_every, max_gap_s)
-            self.tracker = tracker
+        self.tracker = (
+            FaceTracker(create_detector(detector), detect_every, max_gap_s)
+            if roi == "face"
+            else None
+        )
         # the model's memory in seconds stays the same at any detection cadence
         self.skin = SkinModel(adapt=SKIN_ADAPT_PER_FRAME * detect_every)
         self.detect_every, self.full_masks = detect_every, full_masks
@@ -198,7 +199,6 @@ class SkinMeter:
         x0, y0, x1, y1 = bounds(picture.shape, box)
         if x1 <= x0 or y1 <= y0:
             return empty
-
         patch = picture.crop_rgb((x0, y0, x1, y1))
         whole = state == FaceStatus.FRAME
         learn = state == FaceStatus.DETECTED or (whole and frame.index % self.detect_every == 0)

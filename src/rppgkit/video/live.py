@@ -44,7 +44,7 @@ import av.logging
 
 from rppgkit.checks import Range, check
 from rppgkit.errors import VideoError
-from rppgkit.video.reader import Frame, open_video, to_picture
+from rppgkit.video.reader import Frame, FrameFolder, open_video, to_picture
 
 DEFAULT_BUFFER = 8
 """Frames the hand-over buffer holds (a quarter second at 30 fps): enough to ride out a face
@@ -259,7 +259,11 @@ class Capture:
     def __enter__(self) -> Capture:
         if self.source.kind == "file":
             video = open_video(self.source.url)  # raises VideoError naming what is wrong
-            frames, paced = video.frames(whole=False), True
+            paced = True
+            if isinstance(video, FrameFolder):
+                frames = video.frames(whole=False)
+            else:  # decoded as a camera is: see _stream_frames
+                frames = _stream_frames(av.open(str(video.path)), self.source.label)
         else:
             container = open_stream(self.source)
             paced = self.source.kind == "stream" and container.duration is not None
@@ -373,12 +377,16 @@ def _advice(source: LiveSource) -> str:
 
 
 def _stream_frames(container: av.container.InputContainer, label: str) -> Iterator[Frame]:
-    """Decode a camera's or stream's frames with their own times from the first, increasing.
+    """Decode a camera's, stream's or played file's frames with their own times from the
+    first, increasing.
 
-    The container is closed when the generator ends, on the capture thread."""
+    The container is closed when the generator ends, on the capture thread. Slice threads
+    only: frame threads would hold frames back, adding latency, and a frame-threaded decoder
+    stopped in the middle of a file (``--duration``) deadlocked now and then in closing
+    (1 run in ~15: FFmpeg's threads and PyAV's log hook waiting on each other)."""
     with container:
         stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # frame threads would hold frames back, adding latency
+        stream.thread_type = "SLICE"
         clock = _StreamClock(stream.average_rate or stream.guessed_rate)
         count = 0
         try:
