@@ -162,13 +162,15 @@ def _modules_after(code: str) -> dict[str, list[str]]:
 
 def test_listing_and_help_import_no_numerical_modules() -> None:
     """`rppgkit methods` and `rppgkit --help` start in a fraction of a second: no numpy, scipy,
-    PyTorch or matplotlib, and no pydantic (which typer would import to read the --help flag)."""
-    for args in (["methods"], ["--help"]):
+    PyTorch or matplotlib, and no pydantic (which typer would import to read the --help flag);
+    --help not even rich (help is click's plain text, consoles are made at first use)."""
+    heavy = ("numpy", "scipy", "torch", "matplotlib", "neurokit2", "pydantic")
+    for args, roots in ((["methods"], heavy), (["--help"], (*heavy, "rich"))):
         found = _modules_after(
             "import json, sys\n"
             "from rppgkit.cli import app\n"
             f"try:\n    app({args!r}, prog_name='rppgkit')\nexcept SystemExit:\n    pass\n"
-            "roots = ('numpy', 'scipy', 'torch', 'matplotlib', 'neurokit2', 'pydantic')\n"
+            f"roots = {roots!r}\n"
             "print(json.dumps({'loaded': sorted(m for m in sys.modules"
             " if m.split('.')[0] in roots)}))"
         )

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from rppgkit.checks import COUNT, check
 from rppgkit.errors import RppgError
 from rppgkit.progress import progress_bar, stderr
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from rppgkit.evaluate import Outcome
     from rppgkit.pipeline import Options
 
@@ -46,6 +47,14 @@ class _Group(_FalseHelpFlag, typer.core.TyperGroup):
 class _Command(_FalseHelpFlag, typer.core.TyperCommand):
     """An `rppgkit` command (see `_FalseHelpFlag`)."""
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence whole, wrapped by the help's layout, not cut to one line's width.
+
+        The help is click's plain text (``rich_markup_mode=None``): typer's rich help would
+        import 0.1 s of rich formatting modules for every `rppgkit --help`.
+        """
+        return super().get_short_help_str(limit=200)
+
 
 class _Typer(typer.Typer):
     """A Typer app whose commands are `_Command` s."""
@@ -60,10 +69,28 @@ app = _Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Remote photoplethysmography: pulse, heart rate and HRV from face video.",
 )
-out = Console(soft_wrap=True, markup=False, highlight=False)  # user text is printed as it is
 err = stderr
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """Text of plain and (text, style) parts, as rich's ``Text.assemble``; rich is imported here
+    so that commands printing nothing styled never import it."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
+
+
+@functools.cache
+def out() -> Console:
+    """The console on stdout (made at first use: see `stderr`); user text is printed as it is."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True, markup=False, highlight=False)
+
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -78,7 +105,7 @@ def user_errors(fn: F) -> F:
             print_error(exc)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err.print("interrupted; no partial output was kept")
+            err().print("interrupted; no partial output was kept")
             raise typer.Exit(130) from None
 
     return run  # type: ignore[return-value]
@@ -87,7 +114,7 @@ def user_errors(fn: F) -> F:
 def print_error(exc: Exception) -> None:
     """One line on stderr; the message is printed as it is (a path such as clip[final].mp4 is
     not terminal markup)."""
-    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), highlight=False)
+    err().print(styled(("error:", "bold red"), " ", str(exc)), highlight=False)
 
 
 Method = Annotated[
@@ -171,7 +198,7 @@ def measure(
             failed += 1
             print_error(exc)
     if failed:
-        err.print(f"{failed} of {len(videos)} videos failed; results of the others are written")
+        err().print(f"{failed} of {len(videos)} videos failed; results of the others are written")
         raise typer.Exit(1)
 
 
@@ -196,35 +223,35 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         paths = write_report(m, target)
     s = m.summary()
     w, q, b = s.windows, s.quality, s.beats
-    out.print(
-        Text.assemble((shown(video.name), "bold"), ": ", (f"{s.hr_bpm:.1f} bpm", "bold green")),
+    out().print(
+        styled((shown(video.name), "bold"), ": ", (f"{s.hr_bpm:.1f} bpm", "bold green")),
         f" ({opts.method}), signal quality {_fmt(q.index)} (SNR {_fmt(q.snr_db, '.1f')} "
         f"dB, beat shape r {_fmt(q.template_r)}, {q.second_method} differs by "
         f"{_fmt(q.agreement_bpm, '.1f')} bpm)",
         sep="",
     )
     if w.with_hr:
-        out.print(
+        out().print(
             f"  per {w.window_s:g} s window: {w.hr_min_bpm:.0f}-{w.hr_max_bpm:.0f} bpm, "
             f"mean SNR {_fmt(w.snr_mean_db, '.1f')} dB",
             highlight=False,
         )
     seen = "whole frame (--roi frame) in" if s.roi == "frame" else "face in"
-    out.print(
+    out().print(
         f"  {seen} {s.face_fraction:.0%} of {s.n_frames} frames, {s.duration_s:.1f} s",
         highlight=False,
     )
     if s.hrv:
-        out.print(
+        out().print(
             f"  HRV from {b.good} good of {b.count} beats: SDNN {s.hrv.sdnn_ms} ms, "
             f"RMSSD {s.hrv.rmssd_ms} ms",
             highlight=False,
         )
     else:
-        out.print(f"  no HRV: {s.hrv_reason}", highlight=False)
+        out().print(f"  no HRV: {s.hrv_reason}", highlight=False)
     for note in s.notes:
-        out.print(f"  note: {note}", highlight=False)
-    out.print(f"  results: {shown(paths['report.html'])}", highlight=False)
+        out().print(f"  note: {note}", highlight=False)
+    out().print(f"  results: {shown(paths['report.html'])}", highlight=False)
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -280,22 +307,22 @@ def evaluate(
         def tick(outcome: Outcome) -> None:
             advance(next(count))
             if outcome.error:
-                err.print(f"skipped {outcome.recording}: {outcome.error}", highlight=False)
+                err().print(f"skipped {outcome.recording}: {outcome.error}", highlight=False)
 
         result = run_evaluate(dataset, root, names, out_dir, opts, reference, workers, tick)
     for level in ("video", "window"):
-        out.print(Text(f"per {level}", "bold"), "(bpm, 95% CI)")
+        out().print(styled((f"per {level}", "bold")), "(bpm, 95% CI)")
         for name, per_level in result.metrics.items():
             m = per_level[level]
-            out.print(
+            out().print(
                 f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}",
                 highlight=False,
                 markup=False,
                 soft_wrap=True,
             )
     if result.skipped:
-        out.print(f"{len(result.skipped)} recordings skipped (see metrics.md)", highlight=False)
-    out.print(f"results: {result.out_dir / 'metrics.md'}", highlight=False)
+        out().print(f"{len(result.skipped)} recordings skipped (see metrics.md)", highlight=False)
+    out().print(f"results: {result.out_dir / 'metrics.md'}", highlight=False)
 
 
 @app.command()
@@ -313,22 +340,22 @@ def train(
     from rppgkit.train import train as run_train
 
     cfg = load_config(config, overrides or [])
-    result = run_train(cfg, resume, on_progress=lambda line: err.print(line, highlight=False))
+    result = run_train(cfg, resume, on_progress=lambda line: err().print(line, highlight=False))
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     if result.best_epoch > 0:
         best = result.history[result.best_epoch - 1]
-        out.print(
+        out().print(
             f"best epoch {result.best_epoch}: val MAE {best['val_mae']:.2f} bpm, "
             f"val loss {best['val_loss']:.4f}",
             highlight=False,
         )
     if result.test is not None:
-        out.print(
+        out().print(
             f"test ({result.test.clips} clips, best.pt): MAE {result.test.mae:.2f} bpm",
             highlight=False,
         )
-    out.print(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}", highlight=False)
+    out().print(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}", highlight=False)
 
 
 @app.command()
@@ -346,11 +373,13 @@ def search(
     from rppgkit.train import load_config
 
     cfg = load_config(config, overrides or [])
-    result = run_search(cfg, resume, on_progress=lambda line: err.print(line, highlight=False))
+    result = run_search(cfg, resume, on_progress=lambda line: err().print(line, highlight=False))
     if os.environ.get("RANK", "0") != "0":
         return
-    out.print(f"genotype: {result.genotype_file} (drawn in {result.figure_file})", highlight=False)
-    out.print(
+    out().print(
+        f"genotype: {result.genotype_file} (drawn in {result.figure_file})", highlight=False
+    )
+    out().print(
         "retrain it as model.options.genotype of an autohr config (docs/methods/autohr.md)",
         highlight=False,
     )
@@ -369,7 +398,7 @@ def export(
 
     target = onnx or checkpoint.with_suffix(".onnx")
     report = export_onnx(checkpoint, target)
-    out.print(
+    out().print(
         f"{target}: input {report.input_shape}, onnxruntime vs PyTorch max |diff| "
         f"{report.max_abs_diff:.2e}",
         highlight=False,
@@ -395,7 +424,7 @@ def compress(
     with progress_bar(f"encoding {source.name}", total) as tick:
         path = run_compress(source, target, chosen, on_frame=tick)
     duration = open_video(path).info.duration_s or 1.0
-    out.print(
+    out().print(
         f"wrote {path}: {path.stat().st_size * 8 / duration / 1000:.0f} kb/s", highlight=False
     )
 
@@ -419,7 +448,7 @@ def enhance(
     ckpt = weights_or_shipped(weights, first_with("enhancer").name)
     with progress_bar(f"enhancing {source.name}", None) as tick:
         done = enhance_video(source, target, ckpt, detector, on_window=tick)
-    out.print(
+    out().print(
         f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at "
         f"{done.fps:g} fps",
         highlight=False,
@@ -453,7 +482,7 @@ def adapt(
         done = adapt_checkpoint(
             ckpt, videos, out_file, method.lower(), detector, fps, roi, lambda _: tick(next(count))
         )
-    out.print(
+    out().print(
         f"wrote {done.path}: {done.method} adapted to {done.videos} video(s), which took "
         f"{done.seconds:.1f} s; use it with: rppgkit measure VIDEO -m {done.method} "
         f"--weights {done.path}",
@@ -524,7 +553,7 @@ def anonymize(
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
     with progress_bar(f"editing {source.name}", None) as tick:
         done = anonymize_video(source, target, make, ckpt, settings, detector, on_window=tick)
-    out.print(
+    out().print(
         f"wrote {done.path}: {done.frames} frames, {done.windows} windows through {estimator} "
         f"(r with the target {done.final_pearson:.2f}) in {done.seconds:.0f} s",
         highlight=False,
@@ -538,8 +567,8 @@ def anonymize(
             )
         where = target.with_name(target.stem + ".report.json")
         rep.save(where)
-        out.print(rep.markdown(), highlight=False, soft_wrap=True)
-        out.print(f"report: {where}", highlight=False)
+        out().print(rep.markdown(), highlight=False, soft_wrap=True)
+        out().print(f"report: {where}", highlight=False)
 
 
 @app.command()
@@ -561,7 +590,7 @@ def ladder(
     count = itertools.count()
     with progress_bar(f"encoding {len(chosen) - 1} levels", None) as tick:
         index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)), workers)
-    out.print(
+    out().print(
         f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder",
         highlight=False,
         soft_wrap=True,
@@ -576,7 +605,7 @@ def datasets() -> None:
 
     for name, loader in DATASETS.items():
         doc = (loader.__doc__ or "").strip().splitlines()
-        out.print(Text(f"{name:10}", "bold"), doc[0] if doc else "")
+        out().print(styled((f"{name:10}", "bold")), doc[0] if doc else "")
 
 
 @app.command()
@@ -588,7 +617,7 @@ def methods() -> None:
     methods = describe()
     width = max(len(name) for name, _ in methods)
     for name, description in methods:
-        out.print(Text(f"{name:{width}}", "bold"), description)
+        out().print(styled((f"{name:{width}}", "bold")), description)
 
 
 @app.command()
@@ -632,7 +661,7 @@ def synth(
     cfg.validate()
     with progress_bar("rendering", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir, on_frame=tick)
-    out.print(f"wrote {paths['video']} and its ground truth in {out_dir}", highlight=False)
+    out().print(f"wrote {paths['video']} and its ground truth in {out_dir}", highlight=False)
 
 
 @app.command()
@@ -658,11 +687,13 @@ def demo(
     _measure_one(paths["video"], opts, out_dir / "result")
     summary = json.loads((out_dir / "result" / "summary.json").read_text())
     err_bpm = summary["hr_bpm"] - truth
-    out.print(
-        Text(
-            f"true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
-            f"(error {err_bpm:+.1f} bpm)",
-            "bold",
+    out().print(
+        styled(
+            (
+                f"true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
+                f"(error {err_bpm:+.1f} bpm)",
+                "bold",
+            )
         )
     )
 
@@ -733,12 +764,12 @@ def live(
         try:
             for count, reading in enumerate(readings):
                 if not count:  # the source is open: an error would have been the one line
-                    err.print(
+                    err().print(
                         f"live heart rate of {hidden_password(source)} ({method}, {window:g} s "
                         "window); Ctrl-C stops",
                         highlight=False,
                     )
                 log.write(reading)
-                out.print(format_reading(reading, window), highlight=False)
+                out().print(format_reading(reading, window), highlight=False)
         except KeyboardInterrupt:
-            err.print("stopped", highlight=False)
+            err().print("stopped", highlight=False)

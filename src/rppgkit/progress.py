@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
-# log lines are never hard-wrapped, and user text (paths, messages) is never read as markup
-stderr = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+@functools.cache
+def stderr() -> Console:
+    """The console on stderr; made at first use, so that `rppgkit --help` never imports rich.
+
+    Log lines are never hard-wrapped, and user text (paths, messages) is never read as markup.
+    """
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 @contextlib.contextmanager
@@ -17,7 +28,10 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over frames, recordings or batches; yields a callback taking the index of
     the item just finished (and the total, where it becomes known on the way)."""
-    from rich.progress import (  # here: importing it costs every command 15-30 ms
+    if not (enabled and stderr().is_terminal):  # without a bar rich.progress is not imported
+        yield lambda i, total=None: None
+        return
+    from rich.progress import (  # here: importing it costs 40-80 ms
         BarColumn,
         MofNCompleteColumn,
         Progress,
@@ -29,9 +43,8 @@ def progress_bar(
     with Progress(
         *columns,
         TimeRemainingColumn(),
-        console=stderr,
+        console=stderr(),
         transient=True,
-        disable=not (enabled and stderr.is_terminal),
     ) as bar:
         task = bar.add_task(label, total=total)
 

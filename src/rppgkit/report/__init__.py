@@ -1,12 +1,7 @@
-"""Write a measurement to disk: CSV tables, summary JSON, PNG figure, HTML report.
-
-matplotlib is imported only to draw the figure (`rppgkit.report.figure`), when the report is
-written: importing it takes half a second, and the CLI imports this module before measuring.
-"""
+"""Write a measurement to disk: CSV tables, summary JSON, PNG figure, HTML report."""
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -15,6 +10,7 @@ import numpy as np
 from rppgkit.fileio import atomic_dir, write_json, write_text
 from rppgkit.pipeline import Measurement
 from rppgkit.pulse import WindowHR
+from rppgkit.report.figure import report_png
 from rppgkit.report.html import report_html
 
 RESULT_FILES = frozenset(
@@ -58,16 +54,9 @@ def _write_files(m: Measurement, out: Path) -> None:
     )
     write_text(out / "hr.csv", _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
     write_json(out / "summary.json", m.summary().as_dict())
-    import matplotlib.pyplot as plt
-
-    from rppgkit.report.figure import report_figure
-
-    fig = report_figure(m)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    (out / "report.png").write_bytes(buf.getvalue())
-    write_text(out / "report.html", report_html(m, buf.getvalue()))
+    png = report_png(m)
+    (out / "report.png").write_bytes(png)
+    write_text(out / "report.html", report_html(m, png))
 
 
 HR_COLUMNS = (

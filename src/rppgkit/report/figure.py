@@ -1,98 +1,165 @@
-"""The one-page PNG report: face and skin, pulse waveform, spectrum, heart rate over time."""
+"""The one-page PNG report: face and skin, pulse waveform, spectrum, heart rate over time.
+
+Drawn with `rppgkit.report.raster` (Pillow), not matplotlib: see that module for why.
+"""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are files; never open a window
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from PIL import Image
 
 from rppgkit import dsp
 from rppgkit.fileio import shown
 from rppgkit.pipeline import Measurement
+from rppgkit.report.raster import (
+    BLACK,
+    BLUE,
+    GREY,
+    RED,
+    SUPERSAMPLE,
+    Canvas,
+    Panel,
+    nice_ticks,
+    padded,
+    red_yellow_green,
+    tint,
+)
 
 SKIN_TINT = np.array([0, 255, 80], dtype=np.float32)
+SIZE = (1200, 800)
+# panels: x0, y0, x1, y1 in px
+FACE = (40, 70, 380, 520)
+PULSE = (470, 55, 1170, 255)
+SPECTRUM = (470, 320, 1170, 520)
+HR = (90, 600, 1080, 750)
+PULSE_SHOWN_S = 15.0
 
 
-def report_figure(m: Measurement) -> Figure:
-    fig = plt.figure(figsize=(12, 8), dpi=100)
-    # fixed margins: a constrained layout measured every label again and doubled the figure's
-    # drawing time, the largest part of the report's
-    grid = fig.add_gridspec(3, 3, left=0.05, right=0.98, bottom=0.06, top=0.92, wspace=0.3)
-    grid.update(hspace=0.35)
-    _face_panel(fig.add_subplot(grid[0:2, 0]), m)
-    _pulse_panel(fig.add_subplot(grid[0, 1:]), m)
-    _spectrum_panel(fig.add_subplot(grid[1, 1:]), m)
-    _hr_panel(fig.add_subplot(grid[2, :]), m)
+def report_png(m: Measurement) -> bytes:
+    """The report figure of a measurement as PNG bytes (1200 x 800 px).
+
+    Examples
+    --------
+    >>> png = report_png(measure("face.mp4"))  # doctest: +SKIP
+    """
+    canvas = Canvas(*SIZE)
     region = "whole frame" if m.trace.roi == "frame" else "face"
-    fig.suptitle(  # a file name is text, not mathtext (clip$1$.mp4), and may not be UTF-8
+    canvas.text(  # a file name is shown as it is, even where it is not UTF-8
+        (SIZE[0] / 2, 24),
         f"{shown(m.video.name)}: {m.heart_rate.bpm:.1f} bpm ({m.options.method.upper()}), "
         f"signal quality {m.quality.index:.2f}, {region} in {m.trace.face_fraction:.0%} of frames",
-        parse_math=False,
+        size=16,
+        anchor="mm",
     )
-    return fig
+    _face_panel(canvas, m)
+    _pulse_panel(canvas, m)
+    _spectrum_panel(canvas, m)
+    _hr_panel(canvas, m)
+    return canvas.png()
 
 
-def _face_panel(ax: plt.Axes, m: Measurement) -> None:
-    ax.set_axis_off()
+def _face_panel(canvas: Canvas, m: Measurement) -> None:
+    x0, y0, x1, y1 = FACE
     p = m.trace.preview
     if p is None:
-        ax.text(0.5, 0.5, "no face preview", ha="center", va="center")
+        canvas.text(((x0 + x1) / 2, (y0 + y1) / 2), "no face preview", anchor="mm")
         return
     image = p.rgb.astype(np.float32)
     image[p.skin] = 0.55 * image[p.skin] + 0.45 * SKIN_TINT
-    x, y, w, h = p.box
-    pad = 0.4 * max(w, h)
-    y0, y1 = int(max(y - pad, 0)), int(min(y + h + pad, image.shape[0]))
-    x0, x1 = int(max(x - pad, 0)), int(min(x + w + pad, image.shape[1]))
-    ax.imshow(image[y0:y1, x0:x1].astype(np.uint8))
-    ax.add_patch(Rectangle((x - x0, y - y0), w, h, fill=False, color="yellow", lw=1.5))
-    ax.set_title(f"face and skin mask at {p.time_s:.1f} s", fontsize=10)
+    bx, by, bw, bh = p.box
+    pad = 0.4 * max(bw, bh)
+    top, bottom = int(max(by - pad, 0)), int(min(by + bh + pad, image.shape[0]))
+    left, right = int(max(bx - pad, 0)), int(min(bx + bw + pad, image.shape[1]))
+    crop = Image.fromarray(image[top:bottom, left:right].astype(np.uint8))
+    s = SUPERSAMPLE
+    scale = min((x1 - x0) / crop.width, (y1 - y0) / crop.height) * s
+    size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
+    at = (round(((x0 + x1) * s - size[0]) / 2), round(y0 * s))
+    canvas.image.paste(crop.resize(size, Image.Resampling.BILINEAR), at)
+    corner = (at[0] + (bx - left) * scale, at[1] + (by - top) * scale)
+    canvas.draw.rectangle(
+        [corner, (corner[0] + bw * scale, corner[1] + bh * scale)], outline=(255, 220, 0), width=3
+    )
+    canvas.text(((x0 + x1) / 2, y0 - 6), f"face and skin mask at {p.time_s:.1f} s", anchor="mb")
 
 
-def _pulse_panel(ax: plt.Axes, m: Measurement) -> None:
-    end = min(m.times[0] + 15.0, m.times[-1])
+def _pulse_panel(canvas: Canvas, m: Measurement) -> None:
+    end = min(m.times[0] + PULSE_SHOWN_S, m.times[-1])
     sel = m.times <= end
-    ax.plot(m.times[sel], m.pulse[sel], lw=1, color="tab:red")
-    shown = m.times[m.peaks] <= end
-    for good, style, label in ((True, "k.", "beats"), (False, "rx", "beats unlike the rest")):
-        pk = m.peaks[shown & (m.beats.good == good)]
+    panel = canvas.panel(
+        PULSE, (float(m.times[0]), float(end)), padded(*_finite_range(m.pulse[sel]))
+    )
+    panel.line(m.times[sel], m.pulse[sel], RED)
+    shown_peaks = m.times[m.peaks] <= end
+    legend = []
+    for good, shape, colour, label in (
+        (True, "o", BLACK, "beats"),
+        (False, "x", RED, "beats unlike the rest"),
+    ):
+        pk = m.peaks[shown_peaks & (m.beats.good == good)]
         if pk.size:
-            ax.plot(m.times[pk], m.pulse[pk], style, ms=4, label=label)
-    ax.set(xlabel="time (s)", ylabel="pulse (a.u.)", title="pulse waveform (first 15 s)")
-    ax.legend(loc="upper right", fontsize=8)
+            panel.markers(m.times[pk], m.pulse[pk], colour, shape)
+            legend.append((label, colour, shape))
+    panel.axes(f"pulse waveform (first {PULSE_SHOWN_S:g} s)", "time (s)", "pulse (a.u.)")
+    panel.legend(legend)
 
 
-def _spectrum_panel(ax: plt.Axes, m: Measurement) -> None:
+def _spectrum_panel(canvas: Canvas, m: Measurement) -> None:
     freqs, power = dsp.power_spectrum(m.pulse, m.fs)
     lo, hi = m.options.band_hz
     sel = (freqs >= 0.5 * lo) & (freqs <= 1.3 * hi)
-    ax.plot(freqs[sel] * 60, power[sel] / power[sel].max(), color="tab:blue", lw=1)
-    ax.axvline(m.heart_rate.bpm, color="k", ls="--", lw=1)
-    ax.axvspan(lo * 60, hi * 60, color="tab:blue", alpha=0.06)
-    ax.set(
-        xlabel="frequency (beats/min)",
-        ylabel="power (norm.)",
-        title=f"spectrum: peak {m.heart_rate.bpm:.1f} bpm, SNR {m.heart_rate.snr_db:.1f} dB",
+    bpm, norm = freqs[sel] * 60, power[sel] / max(float(power[sel].max()), 1e-30)
+    panel = canvas.panel(SPECTRUM, (float(bpm[0]), float(bpm[-1])), (0.0, 1.05))
+    panel.band(lo * 60, hi * 60, tint(BLUE, 0.08))
+    panel.line(bpm, norm, BLUE)
+    panel.vline(m.heart_rate.bpm, BLACK)
+    panel.axes(
+        f"spectrum: peak {m.heart_rate.bpm:.1f} bpm, SNR {m.heart_rate.snr_db:.1f} dB",
+        "frequency (beats/min)",
+        "power (norm.)",
     )
 
 
-def _hr_panel(ax: plt.Axes, m: Measurement) -> None:
+def _hr_panel(canvas: Canvas, m: Measurement) -> None:
     mid = np.array([(w.start_s + w.end_s) / 2 for w in m.windows])
     bpm = np.array([w.bpm for w in m.windows])
-    index = np.array([w.quality_index for w in m.windows])
-    points = ax.scatter(mid, bpm, c=index, cmap="RdYlGn", vmin=0, vmax=1, s=14, zorder=3)
-    ax.plot(mid, bpm, color="0.6", lw=1)
-    ax.figure.colorbar(points, ax=ax, label="signal quality (0-1)", pad=0.01)
+    index = np.array([w.quality_index for w in m.windows], dtype=float)
+    panel = canvas.panel(
+        HR, padded(float(m.times[0]), float(m.times[-1]), 0.02), padded(*_finite_range(bpm), 0.1)
+    )
     for a, b in m.trace.gaps(0.5):
-        ax.axvspan(a, b, color="tab:red", alpha=0.15)
-    ax.set(
-        xlabel="time (s)",
-        ylabel="heart rate (bpm)",
-        title=f"heart rate per {m.options.window_s:g} s window, coloured by signal quality "
+        panel.band(a, b, tint(RED, 0.15))
+    finite = np.isfinite(bpm)
+    panel.line(mid[finite], bpm[finite], GREY)
+    panel.markers(mid[finite], bpm[finite], red_yellow_green(index[finite]), radius=3.0)
+    panel.axes(
+        f"heart rate per {m.options.window_s:g} s window, coloured by signal quality "
         + (f"(gaps: quality below {m.options.min_quality:g}; " if m.options.min_quality else "(")
         + "red band: no face)",
+        "time (s)",
+        "heart rate (bpm)",
     )
+    _colour_scale(canvas, (HR[2] + 20, HR[1], HR[2] + 34, HR[3]))
+
+
+def _colour_scale(canvas: Canvas, rect: tuple[float, float, float, float]) -> None:
+    """The quality colour scale, 0 at the bottom and 1 at the top, with its ticks."""
+    x0, y0, x1, y1 = (v * SUPERSAMPLE for v in rect)
+    rows = np.arange(int(y0), int(y1))
+    for row, colour in zip(rows, red_yellow_green((y1 - rows) / (y1 - y0)), strict=True):
+        canvas.draw.line([(x0, row), (x1, row)], fill=colour)
+    canvas.draw.rectangle([x0, y0, x1, y1], outline=BLACK, width=SUPERSAMPLE)
+    scale = Panel(canvas, rect, (0.0, 1.0), (0.0, 1.0))
+    for value, (_, y) in zip(
+        nice_ticks(0.0, 1.0, 6), scale.points([1.0] * 6, nice_ticks(0.0, 1.0, 6))
+    ):
+        canvas.text((rect[2] + 4, y / SUPERSAMPLE), f"{value:g}", size=11, anchor="lm")
+    canvas.text(
+        (rect[2] + 44, (rect[1] + rect[3]) / 2), "signal quality (0-1)", size=12, vertical=True
+    )
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    """The least and greatest finite value (0, 1 where there is none)."""
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

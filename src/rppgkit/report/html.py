@@ -18,7 +18,7 @@ def report_html(m: Measurement, png: bytes) -> str:
     m : Measurement
         What was measured; the tables show its `summary()`, as summary.json holds it.
     png : bytes
-        The report figure (`report_figure`) as PNG.
+        The report figure (`report_png`) as PNG.
 
     Returns
     -------

@@ -43,10 +43,9 @@ ROIS: tuple[str, ...] = get_args(Roi)
 # 2: the face box follows image registration; a slower, wider skin model.
 # 3: frames turned upright by rotation metadata; frame-folder names read as times only when they
 #    are a clock; the decoder's error reports counted.
-# Traces made with detections every 4th frame and YUV frames converted in the face region alone
-# are keyed apart by their detection cadence (None, not 2, in evaluation's trace keys); face
-# crops are cut as before, so their caches stay valid.
-FACE_PATH_VERSION = 3
+# 4: detections every 4th frame for traces (every 2nd for crops), registration to 0.01 scaled
+#    px, YUV frames converted in the face region alone.
+FACE_PATH_VERSION = 4
 SKIN_ADAPT_PER_FRAME = 0.01  # the skin model's weight per detection, over frames between them
 NO_COLOUR = (float("nan"),) * 3
 GREY_LEVELS = 1.0  # largest spread (8-bit levels) of a frame's mean R, G, B for it to be grey
