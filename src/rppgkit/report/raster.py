@@ -222,7 +222,7 @@ class Panel:
         for i, (label, colour, shape) in enumerate(entries):
             x, y = self.rect[2] - 10, self.rect[1] + 12 + 16 * i
             c.text((x, y), label, size=11, anchor="rm")
-            c.marker(((x - 12) * s - font(11).getlength(label), y * s), colour, shape, 2.5)
+            c.marker(((x - 14) * s - font(11).getlength(label), y * s), colour, shape, 2.5)
 
 
 def _ticks_at(panel: Panel, values: np.ndarray, axis: int) -> list[tuple[float, tuple]]:
