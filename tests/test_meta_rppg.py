@@ -34,6 +34,7 @@ from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import train
 from rppgkit.train.config import OptimConfig, validate
 from rppgkit.train.optim import make_optimizer
+from rppgkit.video.writer import write_video
 
 T, SIZE = 16, 32
 TINY_NET = {"channels": [8, 8, 8, 8, 8], "hidden": 8, "width": 8}
@@ -338,3 +339,23 @@ def test_adapt_command_saves_a_checkpoint_for_measure(
     assert_user_error(code, stderr, "does not adapt to unlabelled video")
     code, _, stderr = run("adapt", video, "-o", tmp_path / "x.pt")
     assert_user_error(code, stderr, "rppgkit ships no weights for 'meta-rppg'")
+
+
+def test_adapt_refuses_videos_it_cannot_read_and_writes_nothing(
+    checkpoint: Path, video: Path, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt.mkv"
+    corrupt.write_bytes(b"not a video" * 100)
+    faceless = tmp_path / "faceless.mkv"
+    write_video(faceless, [np.full((120, 160, 3), 128, np.uint8)] * 60, 30.0)
+    short = tmp_path / "short" / "v"
+    write_synth(SynthConfig(width=160, height=120, duration_s=0.5, seed=9), short, masks=False)
+    out = tmp_path / "x.pt"
+    for bad, phrases in [
+        (corrupt, ("corrupt.mkv is not a readable video",)),
+        (faceless, ("no face found in", "faceless.mkv", "--roi frame")),
+        (short / "video.mkv", ("short/v/video.mkv is 0.47 s long", "16-frame window")),
+    ]:
+        code, _, stderr = run("adapt", video, bad, "-o", out, "--weights", checkpoint)
+        assert_user_error(code, stderr, *phrases)
+        assert not out.exists()

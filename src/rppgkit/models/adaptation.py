@@ -22,7 +22,7 @@ import torch
 from rppgkit.clip import ClipSpec
 from rppgkit.clip.crop import crop_recorder
 from rppgkit.dsp import uniform_grid
-from rppgkit.errors import NoFaceError, RppgError
+from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.face.detect import check_detector
 from rppgkit.fileio import check_distinct, prepared_output, scratch_array
 from rppgkit.models.checkpoint import PARTS, load_checkpoint, save_checkpoint
@@ -75,8 +75,8 @@ def adapt_checkpoint(
 
     Returns
     -------
-    `Adapted`; RppgError for a network that does not adapt, a video that does not open or
-    shows no face, or an unusable `out`.
+    `Adapted`; RppgError for a network that does not adapt, a video that does not open, shows
+    no face or is shorter than one window of the network, or an unusable `out`.
     """
     target = Path(out)
     if target.suffix != ".pt":
@@ -127,5 +127,11 @@ def _crops(source: FileVideo | FrameFolder, spec: ClipSpec, detector: str, roi: 
             "--roi frame for video already cropped to skin)"
         )
     grid = uniform_grid(trace.times, spec.fs)
+    if len(grid) < spec.frames:  # it would add no window, yet be named in adapted_to
+        raise TooShortError(
+            f"{source.info.path} is {trace.times[-1] - trace.times[0]:.2f} s long, shorter than "
+            f"one {spec.frames}-frame window of the network ({spec.frames / spec.fs:.2f} s); "
+            "adapt to longer videos"
+        )
     out = scratch_array((len(grid), spec.size, spec.size, 3), np.uint8)
     return per_frame.on_grid(trace.times, grid, out=out)
