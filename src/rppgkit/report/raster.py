@@ -81,7 +81,7 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     """DejaVu Sans (matplotlib's font, read from its package without importing it) at `size`
     output pixels; Pillow's own font where matplotlib's files are not there."""
     spec = importlib.util.find_spec("matplotlib")
-    for folder in spec.submodule_search_locations or [] if spec else []:
+    for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
         if path.is_file():
             return ImageFont.truetype(str(path), size * SUPERSAMPLE)
