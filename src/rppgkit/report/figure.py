@@ -18,7 +18,6 @@ from rppgkit.report.raster import (
     RED,
     SUPERSAMPLE,
     Canvas,
-    Panel,
     nice_ticks,
     padded,
     red_yellow_green,
@@ -149,10 +148,9 @@ def _colour_scale(canvas: Canvas, rect: tuple[float, float, float, float]) -> No
     for row, colour in zip(rows, red_yellow_green((y1 - rows) / (y1 - y0)), strict=True):
         canvas.draw.line([(x0, row), (x1, row)], fill=colour)
     canvas.draw.rectangle([x0, y0, x1, y1], outline=BLACK, width=SUPERSAMPLE)
-    scale = Panel(canvas, rect, (0.0, 1.0), (0.0, 1.0))
-    for value, (_, y) in zip(
-        nice_ticks(0.0, 1.0, 6), scale.points([1.0] * 6, nice_ticks(0.0, 1.0, 6))
-    ):
+    ticks = nice_ticks(0.0, 1.0, 6)
+    scale = canvas.panel(rect, (0.0, 1.0), (0.0, 1.0))
+    for value, (_, y) in zip(ticks, scale.points(np.ones_like(ticks), ticks), strict=True):
         canvas.text((rect[2] + 4, y / SUPERSAMPLE), f"{value:g}", size=11, anchor="lm")
     canvas.text(
         (rect[2] + 44, (rect[1] + rect[3]) / 2), "signal quality (0-1)", size=12, vertical=True

@@ -469,7 +469,7 @@ def _threaded(items: Iterator[object], depth: int = 8) -> Iterator[object]:
     is closed on its thread when it stops, early or not, so a decoder's file and log capture are
     released at once."""
     size = max(1, depth // 2)
-    q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth // size - 1))
+    q: queue.Queue[object] = queue.Queue(maxsize=1)  # one batch waits while the next fills
     stop = threading.Event()
 
     def work() -> None:
