@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.clip import ClipSpec, normalize_label

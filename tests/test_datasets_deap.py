@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from tests.helpers import SYSTEM_BIT, write_bdf
-from typer.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.datasets import DatasetError, load_dataset

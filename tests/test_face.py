@@ -103,6 +103,18 @@ def test_tracker_detects_every_n_frames_and_bridges_short_gaps() -> None:
         assert np.allclose(near.as_array(), box.as_array(), atol=0.05)
 
 
+@pytest.mark.parametrize(("width", "detected"), [(50, [0, 2, 4, 6, 8]), (110, [0, 5])])
+def test_tracker_detects_a_large_face_less_often(width: float, detected: list[int]) -> None:
+    """With `every_large`, a face at least LARGE_FACE_PX (100) wide is detected at that
+    cadence, a smaller one at `every`."""
+    box = Box(25, 10, width, 100)
+    tracker = FaceTracker(FakeDetector([box] * 10), every=2, every_large=5)
+    frame = textured_frame()
+    states = [tracker.update(frame, i / 30)[1] for i in range(10)]
+    assert [i for i, s in enumerate(states) if s == FaceStatus.DETECTED] == detected
+    assert FaceStatus.BRIDGED not in states and FaceStatus.MISSING not in states
+
+
 def test_tracker_moves_with_the_face_and_averages_detection_jitter_away() -> None:
     """A face moving by sub-pixel steps, detected with +-1 px jitter: the box follows the true
     motion, the jitter is averaged away, and a detection far away (a cut) snaps the box there."""

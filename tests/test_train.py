@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.clip import ClipSpec, normalize_frames, normalize_label
@@ -151,12 +151,12 @@ def test_labelled_cache_keys_are_unchanged() -> None:
     rec = Recording("synthetic", "s0", "s0", Path("/nowhere/s0/video.mkv"), lambda: None)
     spec = ClipSpec(frames=32, size=16)
     # the keys of labelled recordings are those written before recordings without a reference
-    # existed, so their caches stay valid; they change only with FACE_PATH_VERSION (4 here)
-    assert _key(rec, spec, "yunet", "face") == "5a3d25b5bc3887a0"
-    assert _key(rec, spec, "yunet", "frame") == "52ffad20b4c912ba"
+    # existed, so their caches stay valid; they change only with FACE_PATH_VERSION (5 here)
+    assert _key(rec, spec, "yunet", "face") == "61471451ca30bc19"
+    assert _key(rec, spec, "yunet", "frame") == "7a2364ce25c9382c"
     assert _key(dataclasses.replace(rec, read_reference=None), spec, "yunet", "face") not in (
-        "5a3d25b5bc3887a0",
-        "52ffad20b4c912ba",
+        "61471451ca30bc19",
+        "7a2364ce25c9382c",
     )
     assert content_key(["a", 1, None, 2.5]) == "0ff37e84014b4dc2"
 

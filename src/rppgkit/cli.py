@@ -1,4 +1,10 @@
-"""The `rppgkit` command line: a thin layer over the Python API."""
+"""The `rppgkit` command line: a thin layer over the Python API.
+
+Written on click alone: typer (0.2x) validated every option's value through pydantic, which
+cost every `rppgkit measure` about 0.2 s of imports and set-up, a fifth of a short clip's run.
+Results go to stdout and messages to stderr as plain lines (styled on a terminal only), so no
+rich console is made unless a progress bar is shown.
+"""
 
 from __future__ import annotations
 
@@ -8,90 +14,75 @@ import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
+import click
 
 from rppgkit.checks import COUNT, check
 from rppgkit.errors import RppgError
-from rppgkit.progress import progress_bar, stderr
+from rppgkit.progress import progress_bar
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.text import Text
-
     from rppgkit.evaluate import Outcome
     from rppgkit.pipeline import Options
 
-
-class _FalseHelpFlag:
-    """A command whose ``--help`` flag is False, not None, when it is not given.
-
-    typer (0.2x) checks every option's value through a pydantic validator unless it already is
-    a bool; the --help flag it adds is None when absent, so every command, `rppgkit methods`
-    included, would import pydantic (0.1-0.2 s, more than typer itself) only to learn that no
-    help was asked for. Options of a command's own still get their validators when it runs.
-    """
-
-    def get_help_option(self, ctx: typer.Context) -> object:
-        option = super().get_help_option(ctx)  # type: ignore[misc]
-        if option is not None and getattr(option, "default", False) is None:
-            option.default = False
-        return option
+F = TypeVar("F", bound=Callable[..., object])
 
 
-class _Group(_FalseHelpFlag, typer.core.TyperGroup):
-    """The `rppgkit` group (see `_FalseHelpFlag`)."""
+class _Argument(click.Argument):
+    """A positional argument with a help text, listed under "Arguments" in a command's help."""
+
+    def __init__(self, *args: Any, help: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = help
 
 
-class _Command(_FalseHelpFlag, typer.core.TyperCommand):
-    """An `rppgkit` command (see `_FalseHelpFlag`)."""
+class _Command(click.Command):
+    """An `rppgkit` command: arguments described in its help, first sentence shown whole."""
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        """The first sentence whole, wrapped by the help's layout, not cut to one line's width.
-
-        The help is click's plain text (``rich_markup_mode=None``): typer's rich help would
-        import 0.1 s of rich formatting modules for every `rppgkit --help`.
-        """
+        """The first sentence whole, wrapped by the help's layout, not cut to one line."""
         return super().get_short_help_str(limit=200)
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(p.human_readable_name, p.help) for p in self.params if isinstance(p, _Argument)]
+        if rows:
+            with formatter.section("Arguments"):
+                formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
 
-class _Typer(typer.Typer):
-    """A Typer app whose commands are `_Command` s."""
 
-    def command(self, *args: object, **kwargs: object) -> Callable[[F], F]:  # type: ignore[override]
-        kwargs.setdefault("cls", _Command)
-        return super().command(*args, **kwargs)  # type: ignore[arg-type]
+class _Group(click.Group):
+    """The `rppgkit` group, whose commands are `_Command` s that show their defaults."""
+
+    command_class = _Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands in the order they are defined: the everyday ones first."""
+        return list(self.commands)
 
 
-app = _Typer(
-    cls=_Group,
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+app = _Group(
+    "rppgkit",
     help="Remote photoplethysmography: pulse, heart rate and HRV from face video.",
+    no_args_is_help=True,
+    context_settings={"show_default": True},
 )
-err = stderr
 
 
-def styled(*parts: str | tuple[str, str]) -> Text:
-    """Text of plain and (text, style) parts, as rich's ``Text.assemble``; rich is imported here
-    so that commands printing nothing styled never import it."""
-    from rich.text import Text
-
-    return Text.assemble(*parts)
-
-
-@functools.cache
-def out() -> Console:
-    """The console on stdout (made at first use: see `stderr`); user text is printed as it is."""
-    from rich.console import Console
-
-    return Console(soft_wrap=True, markup=False, highlight=False)
+def echo(*parts: str | tuple[str, dict[str, Any]], err: bool = False) -> None:
+    """Print one line of plain and (text, click.style keywords) parts; styles show on a
+    terminal only, and user text (paths, messages) is printed as it is."""
+    text = "".join(p if isinstance(p, str) else click.style(p[0], **p[1]) for p in parts)
+    click.echo(text, err=err)
 
 
-F = TypeVar("F", bound=Callable[..., object])
+def warn(text: str) -> None:
+    """One message line on stderr."""
+    echo(text, err=True)
+
+
+BOLD: dict[str, Any] = {"bold": True}
 
 
 def user_errors(fn: F) -> F:
@@ -103,70 +94,97 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except RppgError as exc:
             print_error(exc)
-            raise typer.Exit(1) from None
+            raise click.exceptions.Exit(1) from None
         except KeyboardInterrupt:
-            err().print("interrupted; no partial output was kept")
-            raise typer.Exit(130) from None
+            warn("interrupted; no partial output was kept")
+            raise click.exceptions.Exit(130) from None
 
     return run  # type: ignore[return-value]
 
 
 def print_error(exc: Exception) -> None:
-    """One line on stderr; the message is printed as it is (a path such as clip[final].mp4 is
-    not terminal markup)."""
-    err().print(styled(("error:", "bold red"), " ", str(exc)), highlight=False)
+    """One line on stderr: "error:" and the message as it is."""
+    echo(("error:", {"bold": True, "fg": "red"}), " ", str(exc), err=True)
 
 
-Method = Annotated[
-    str, typer.Option("--method", "-m", help="Estimator name; see `rppgkit methods`.")
-]
-Weights = Annotated[
-    Path | None,
-    typer.Option(help="Checkpoint of a neural method (from `rppgkit train`).", dir_okay=False),
-]
-OutDir = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
-RoiOption = Annotated[
-    str,
-    typer.Option(
-        "--roi",
-        help="Region measured: face (detected and tracked) or frame (the whole frame, for "
-        "video already cropped to skin: a forehead or palm patch, a dataset's face crops).",
-    ),
-]
+def command(fn: F) -> F:
+    """Register `fn` as an `rppgkit` command that reports user errors as one line."""
+    return app.command()(user_errors(fn))  # type: ignore[return-value]
 
 
-MinQuality = Annotated[
-    float,
-    typer.Option(help="Windows whose signal-quality index (0-1) is lower get no HR."),
-]
-Adapt = Annotated[
-    bool,
-    typer.Option(
-        help="Let a transductive network (meta-rppg) adapt a copy of itself to each video's own "
-        "frames first; --no-adapt reads with the trained weights as they are."
-    ),
-]
+def argument(name: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+    """A positional argument with a help text (paths are `Path` s)."""
+    kwargs.setdefault("type", PATH)
+    return click.argument(name, cls=_Argument, help=help, **kwargs)
 
 
-@app.command()
-@user_errors
+PATH = click.Path(path_type=Path)
+FILE = click.Path(path_type=Path, dir_okay=False)
+
+
+def method_option(
+    default: str = "pos", help: str = "Estimator name; see `rppgkit methods`."
+) -> Callable[[F], F]:
+    """The --method (-m) option."""
+    return click.option("--method", "-m", default=default, help=help)
+
+
+out_option = click.option("--out", "-o", "out_dir", type=PATH, help="Output folder.")
+fps_option = click.option("--fps", type=float, help="Override the frame rate of the file.")
+detector_option = click.option("--detector", default="yunet", help="Face detector: yunet or haar.")
+window_option = click.option("--window", default=10.0, help="Heart-rate window in seconds.")
+step_option = click.option("--step", default=1.0, help="Step between windows in seconds.")
+weights_option = click.option(
+    "--weights", type=FILE, help="Checkpoint of a neural method (from `rppgkit train`)."
+)
+roi_option = click.option(
+    "--roi",
+    default="face",
+    help="Region measured: face (detected and tracked) or frame (the whole frame, for video "
+    "already cropped to skin: a forehead or palm patch, a dataset's face crops).",
+)
+min_quality_option = click.option(
+    "--min-quality",
+    default=0.0,
+    help="Windows whose signal-quality index (0-1) is lower get no HR.",
+)
+adapt_option = click.option(
+    "--adapt/--no-adapt",
+    default=True,
+    help="Let a transductive network (meta-rppg) adapt a copy of itself to each video's own "
+    "frames first; --no-adapt reads with the trained weights as they are.",
+)
+overrides_argument = argument(
+    "overrides", "Config changes as section.key=value, e.g. train.epochs=3.", nargs=-1, type=str
+)
+
+
+@command
+@argument("path", "A video file, a folder of frames, or a folder of videos.")
+@method_option()
+@out_option
+@fps_option
+@detector_option
+@window_option
+@step_option
+@click.option("--min-face", default=0.5, help="Least share of frames that must show a face.")
+@weights_option
+@roi_option
+@min_quality_option
+@adapt_option
 def measure(
-    path: Annotated[
-        Path, typer.Argument(help="A video file, a folder of frames, or a folder of videos.")
-    ],
-    method: Method = "pos",
-    out_dir: OutDir = None,
-    fps: Annotated[float | None, typer.Option(help="Override the frame rate of the file.")] = None,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
-    window: Annotated[float, typer.Option(help="Heart-rate window in seconds.")] = 10.0,
-    step: Annotated[float, typer.Option(help="Step between windows in seconds.")] = 1.0,
-    min_face: Annotated[
-        float, typer.Option(help="Least share of frames that must show a face.")
-    ] = 0.5,
-    weights: Weights = None,
-    roi: RoiOption = "face",
-    min_quality: MinQuality = 0.0,
-    adapt: Adapt = True,
+    path: Path,
+    method: str,
+    out_dir: Path | None,
+    fps: float | None,
+    detector: str,
+    window: float,
+    step: float,
+    min_face: float,
+    weights: Path | None,
+    roi: str,
+    min_quality: float,
+    adapt: bool,
 ) -> None:
     """Measure pulse, heart rate and HRV; write CSV, JSON, PNG and HTML results."""
     from rppgkit.pipeline import Options
@@ -198,8 +216,8 @@ def measure(
             failed += 1
             print_error(exc)
     if failed:
-        err().print(f"{failed} of {len(videos)} videos failed; results of the others are written")
-        raise typer.Exit(1)
+        warn(f"{failed} of {len(videos)} videos failed; results of the others are written")
+        raise click.exceptions.Exit(1)
 
 
 def _result_names(videos: list[Path]) -> list[str]:
@@ -223,35 +241,31 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         paths = write_report(m, target)
     s = m.summary()
     w, q, b = s.windows, s.quality, s.beats
-    out().print(
-        styled((shown(video.name), "bold"), ": ", (f"{s.hr_bpm:.1f} bpm", "bold green")),
+    echo(
+        (shown(video.name), BOLD),
+        ": ",
+        (f"{s.hr_bpm:.1f} bpm", {"bold": True, "fg": "green"}),
         f" ({opts.method}), signal quality {_fmt(q.index)} (SNR {_fmt(q.snr_db, '.1f')} "
         f"dB, beat shape r {_fmt(q.template_r)}, {q.second_method} differs by "
         f"{_fmt(q.agreement_bpm, '.1f')} bpm)",
-        sep="",
     )
     if w.with_hr:
-        out().print(
+        echo(
             f"  per {w.window_s:g} s window: {w.hr_min_bpm:.0f}-{w.hr_max_bpm:.0f} bpm, "
-            f"mean SNR {_fmt(w.snr_mean_db, '.1f')} dB",
-            highlight=False,
+            f"mean SNR {_fmt(w.snr_mean_db, '.1f')} dB"
         )
     seen = "whole frame (--roi frame) in" if s.roi == "frame" else "face in"
-    out().print(
-        f"  {seen} {s.face_fraction:.0%} of {s.n_frames} frames, {s.duration_s:.1f} s",
-        highlight=False,
-    )
+    echo(f"  {seen} {s.face_fraction:.0%} of {s.n_frames} frames, {s.duration_s:.1f} s")
     if s.hrv:
-        out().print(
+        echo(
             f"  HRV from {b.good} good of {b.count} beats: SDNN {s.hrv.sdnn_ms} ms, "
-            f"RMSSD {s.hrv.rmssd_ms} ms",
-            highlight=False,
+            f"RMSSD {s.hrv.rmssd_ms} ms"
         )
     else:
-        out().print(f"  no HRV: {s.hrv_reason}", highlight=False)
+        echo(f"  no HRV: {s.hrv_reason}")
     for note in s.notes:
-        out().print(f"  note: {note}", highlight=False)
-    out().print(f"  results: {shown(paths['report.html'])}", highlight=False)
+        echo(f"  note: {note}")
+    echo(f"  results: {shown(paths['report.html'])}")
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -259,30 +273,38 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-@app.command()
-@user_errors
+@command
+@argument("root", "The dataset's folder (or manifest CSV).")
+@click.option("--dataset", "-d", required=True, help="Dataset format; see `rppgkit datasets`.")
+@method_option(help="Comma-separated estimator names.")
+@click.option("--out", "-o", "out_dir", type=PATH, default="rppgkit-eval", help="Output folder.")
+@click.option("--workers", default=1, help="Videos processed in parallel.")
+@click.option(
+    "--reference",
+    default="spectral",
+    help="Reference HR: spectral (from the reference pulse) or dataset.",
+)
+@detector_option
+@window_option
+@step_option
+@weights_option
+@roi_option
+@min_quality_option
+@adapt_option
 def evaluate(
-    root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
-    dataset: Annotated[
-        str, typer.Option("--dataset", "-d", help="Dataset format; see `rppgkit datasets`.")
-    ],
-    method: Annotated[
-        str, typer.Option("--method", "-m", help="Comma-separated estimator names.")
-    ] = "pos",
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "rppgkit-eval"
-    ),
-    workers: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
-    reference: Annotated[
-        str, typer.Option(help="Reference HR: spectral (from the reference pulse) or dataset.")
-    ] = "spectral",
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
-    window: Annotated[float, typer.Option(help="Heart-rate window in seconds.")] = 10.0,
-    step: Annotated[float, typer.Option(help="Step between windows in seconds.")] = 1.0,
-    weights: Weights = None,
-    roi: RoiOption = "face",
-    min_quality: MinQuality = 0.0,
-    adapt: Adapt = True,
+    root: Path,
+    dataset: str,
+    method: str,
+    out_dir: Path,
+    workers: int,
+    reference: str,
+    detector: str,
+    window: float,
+    step: float,
+    weights: Path | None,
+    roi: str,
+    min_quality: float,
+    adapt: bool,
 ) -> None:
     """Evaluate methods against a dataset's reference pulse: MAE, RMSE, MAPE, r, SNR, plots."""
     from rppgkit.evaluate import evaluate as run_evaluate
@@ -307,113 +329,84 @@ def evaluate(
         def tick(outcome: Outcome) -> None:
             advance(next(count))
             if outcome.error:
-                err().print(f"skipped {outcome.recording}: {outcome.error}", highlight=False)
+                warn(f"skipped {outcome.recording}: {outcome.error}")
 
         result = run_evaluate(dataset, root, names, out_dir, opts, reference, workers, tick)
     for level in ("video", "window"):
-        out().print(styled((f"per {level}", "bold")), "(bpm, 95% CI)")
+        echo((f"per {level}", BOLD), " (bpm, 95% CI)")
         for name, per_level in result.metrics.items():
             m = per_level[level]
-            out().print(
-                f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
+            echo(f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}")
     if result.skipped:
-        out().print(f"{len(result.skipped)} recordings skipped (see metrics.md)", highlight=False)
-    out().print(f"results: {result.out_dir / 'metrics.md'}", highlight=False)
+        echo(f"{len(result.skipped)} recordings skipped (see metrics.md)")
+    echo(f"results: {result.out_dir / 'metrics.md'}")
 
 
-@app.command()
-@user_errors
-def train(
-    config: Annotated[Path, typer.Argument(help="A YAML training config (see configs/).")],
-    overrides: Annotated[
-        list[str] | None,
-        typer.Argument(help="Config changes as section.key=value, e.g. train.epochs=3."),
-    ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in log.out from last.pt.")] = False,
-) -> None:
+@command
+@argument("config", "A YAML training config (see configs/).")
+@overrides_argument
+@click.option(
+    "--resume/--no-resume", default=False, help="Continue the run in log.out from last.pt."
+)
+def train(config: Path, overrides: tuple[str, ...], resume: bool) -> None:
     """Train a network as a config describes; under torchrun, on several processes (DDP)."""
     from rppgkit.train import load_config
     from rppgkit.train import train as run_train
 
-    cfg = load_config(config, overrides or [])
-    result = run_train(cfg, resume, on_progress=lambda line: err().print(line, highlight=False))
+    cfg = load_config(config, list(overrides))
+    result = run_train(cfg, resume, on_progress=warn)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     if result.best_epoch > 0:
         best = result.history[result.best_epoch - 1]
-        out().print(
+        echo(
             f"best epoch {result.best_epoch}: val MAE {best['val_mae']:.2f} bpm, "
-            f"val loss {best['val_loss']:.4f}",
-            highlight=False,
+            f"val loss {best['val_loss']:.4f}"
         )
     if result.test is not None:
-        out().print(
-            f"test ({result.test.clips} clips, best.pt): MAE {result.test.mae:.2f} bpm",
-            highlight=False,
-        )
-    out().print(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}", highlight=False)
+        echo(f"test ({result.test.clips} clips, best.pt): MAE {result.test.mae:.2f} bpm")
+    echo(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}")
 
 
-@app.command()
-@user_errors
-def search(
-    config: Annotated[Path, typer.Argument(help="A YAML search config (configs/autohr-search-*).")],
-    overrides: Annotated[
-        list[str] | None,
-        typer.Argument(help="Config changes as section.key=value, e.g. train.epochs=3."),
-    ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the search in log.out.")] = False,
-) -> None:
+@command
+@argument("config", "A YAML search config (configs/autohr-search-*).")
+@overrides_argument
+@click.option("--resume/--no-resume", default=False, help="Continue the search in log.out.")
+def search(config: Path, overrides: tuple[str, ...], resume: bool) -> None:
     """Search AutoHR's cell architecture; write genotype.yaml and cells.png into log.out."""
     from rppgkit.models.autohr.search import search as run_search
     from rppgkit.train import load_config
 
-    cfg = load_config(config, overrides or [])
-    result = run_search(cfg, resume, on_progress=lambda line: err().print(line, highlight=False))
+    cfg = load_config(config, list(overrides))
+    result = run_search(cfg, resume, on_progress=warn)
     if os.environ.get("RANK", "0") != "0":
         return
-    out().print(
-        f"genotype: {result.genotype_file} (drawn in {result.figure_file})", highlight=False
-    )
-    out().print(
-        "retrain it as model.options.genotype of an autohr config (docs/methods/autohr.md)",
-        highlight=False,
-    )
+    echo(f"genotype: {result.genotype_file} (drawn in {result.figure_file})")
+    echo("retrain it as model.options.genotype of an autohr config (docs/methods/autohr.md)")
 
 
-@app.command()
-@user_errors
-def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `rppgkit train`.")],
-    onnx: Annotated[
-        Path | None, typer.Option(help="Write ONNX here (default: beside the checkpoint).")
-    ] = None,
-) -> None:
+@command
+@argument("checkpoint", "A checkpoint from `rppgkit train`.")
+@click.option("--onnx", type=PATH, help="Write ONNX here (default: beside the checkpoint).")
+def export(checkpoint: Path, onnx: Path | None) -> None:
     """Export a trained network to ONNX and check onnxruntime gives the same output."""
     from rppgkit.models.export import export_onnx
 
     target = onnx or checkpoint.with_suffix(".onnx")
     report = export_onnx(checkpoint, target)
-    out().print(
+    echo(
         f"{target}: input {report.input_shape}, onnxruntime vs PyTorch max |diff| "
-        f"{report.max_abs_diff:.2e}",
-        highlight=False,
+        f"{report.max_abs_diff:.2e}"
     )
 
 
-@app.command()
-@user_errors
-def compress(
-    source: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
-    target: Annotated[Path, typer.Argument(help="Output video (.mkv, .mp4; .avi for mpeg4).")],
-    codec: Annotated[str, typer.Option(help="x264, x265 or mpeg4.")] = "x264",
-    bitrate: Annotated[str | None, typer.Option(help="Target bitrate, e.g. 250k or 1M.")] = None,
-    crf: Annotated[int | None, typer.Option(help="Constant quality (x264/x265), 0-51.")] = None,
-) -> None:
+@command
+@argument("source", "A video file or a folder of frames.")
+@argument("target", "Output video (.mkv, .mp4; .avi for mpeg4).")
+@click.option("--codec", default="x264", help="x264, x265 or mpeg4.")
+@click.option("--bitrate", help="Target bitrate, e.g. 250k or 1M.")
+@click.option("--crf", type=int, help="Constant quality (x264/x265), 0-51.")
+def compress(source: Path, target: Path, codec: str, bitrate: str | None, crf: int | None) -> None:
     """Re-encode a video at a bitrate or quality, keeping its frame timestamps."""
     from rppgkit.video.compress import compress as run_compress
     from rppgkit.video.compress import lossy_codec, parse_bitrate
@@ -424,22 +417,17 @@ def compress(
     with progress_bar(f"encoding {source.name}", total) as tick:
         path = run_compress(source, target, chosen, on_frame=tick)
     duration = open_video(path).info.duration_s or 1.0
-    out().print(
-        f"wrote {path}: {path.stat().st_size * 8 / duration / 1000:.0f} kb/s", highlight=False
-    )
+    echo(f"wrote {path}: {path.stat().st_size * 8 / duration / 1000:.0f} kb/s")
 
 
-@app.command()
-@user_errors
-def enhance(
-    source: Annotated[Path, typer.Argument(help="A (compressed) face video.")],
-    target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1).")],
-    weights: Annotated[
-        Path | None,
-        typer.Option(help="A stven or stven+rppgnet checkpoint (default: the shipped one)."),
-    ] = None,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
-) -> None:
+@command
+@argument("source", "A (compressed) face video.")
+@argument("target", "Output .mkv (lossless FFV1).")
+@click.option(
+    "--weights", type=PATH, help="A stven or stven+rppgnet checkpoint (default: the shipped one)."
+)
+@detector_option
+def enhance(source: Path, target: Path, weights: Path | None, detector: str) -> None:
     """Restore a compressed video's face with STVEN and write the face crops losslessly."""
     from rppgkit.models.method import first_with
     from rppgkit.models.rppgnet.enhance import enhance_video
@@ -448,28 +436,39 @@ def enhance(
     ckpt = weights_or_shipped(weights, first_with("enhancer").name)
     with progress_bar(f"enhancing {source.name}", None) as tick:
         done = enhance_video(source, target, ckpt, detector, on_window=tick)
-    out().print(
-        f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at "
-        f"{done.fps:g} fps",
-        highlight=False,
+    echo(
+        f"wrote {done.path}: {done.frames} frames of {done.size}x{done.size} px at {done.fps:g} fps"
     )
 
 
-@app.command()
-@user_errors
+@command
+@argument(
+    "videos",
+    "Videos (or frame folders) of one person or camera; no reference.",
+    nargs=-1,
+    required=True,
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_file",
+    type=PATH,
+    required=True,
+    help="The adapted checkpoint to write (.pt).",
+)
+@method_option(default="meta-rppg")
+@weights_option
+@click.option("--fps", type=float, help="Override the frame rate of the files.")
+@detector_option
+@roi_option
 def adapt(
-    videos: Annotated[
-        list[Path],
-        typer.Argument(help="Videos (or frame folders) of one person or camera; no reference."),
-    ],
-    out_file: Annotated[
-        Path, typer.Option("--out", "-o", help="The adapted checkpoint to write (.pt).")
-    ],
-    method: Method = "meta-rppg",
-    weights: Weights = None,
-    fps: Annotated[float | None, typer.Option(help="Override the frame rate of the files.")] = None,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
-    roi: RoiOption = "face",
+    videos: tuple[Path, ...],
+    out_file: Path,
+    method: str,
+    weights: Path | None,
+    fps: float | None,
+    detector: str,
+    roi: str,
 ) -> None:
     """Adapt a transductive network (meta-rppg) to unlabelled videos of a person or camera, and
     save it for `measure --weights`."""
@@ -480,49 +479,60 @@ def adapt(
     count = itertools.count()
     with progress_bar(f"cropping the faces of {len(videos)} videos", len(videos)) as tick:
         done = adapt_checkpoint(
-            ckpt, videos, out_file, method.lower(), detector, fps, roi, lambda _: tick(next(count))
+            ckpt,
+            list(videos),
+            out_file,
+            method.lower(),
+            detector,
+            fps,
+            roi,
+            lambda _: tick(next(count)),
         )
-    out().print(
+    echo(
         f"wrote {done.path}: {done.method} adapted to {done.videos} video(s), which took "
         f"{done.seconds:.1f} s; use it with: rppgkit measure VIDEO -m {done.method} "
-        f"--weights {done.path}",
-        highlight=False,
+        f"--weights {done.path}"
     )
 
 
-@app.command()
-@user_errors
+@command
+@argument("source", "A face video.")
+@argument("target", "Output .mkv (lossless FFV1, audio kept).")
+@click.option("--target-hr", type=float, help="Make the video carry a pulse at this rate (bpm).")
+@click.option(
+    "--target-signal", type=PATH, help="...or this waveform: a CSV with time_s and pulse."
+)
+@click.option("--random", is_flag=True, help="...or a random plausible one.")
+@click.option("--seed", type=int, help="Seed of --random.")
+@click.option("--estimator", help="The frozen network to edit through (default: physnet).")
+@click.option("--weights", type=PATH, help="Its checkpoint (default: the one rppgkit ships).")
+@click.option("--lambda", "lam", default=0.1, help="Weight of the change to the original.")
+@click.option("--steps", default=100, help="Optimisation steps per window.")
+@click.option("--lr", default=1.0, help="Adam step in grey levels.")
+@click.option(
+    "--rhythm", default=1.0, help="Weight against colour changes neither pulse explains (0: paper)."
+)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    help="Write OUT.report.json/.md: PSNR, SSIM, HR by other readers.",
+)
+@detector_option
 def anonymize(
-    source: Annotated[Path, typer.Argument(help="A face video.")],
-    target: Annotated[Path, typer.Argument(help="Output .mkv (lossless FFV1, audio kept).")],
-    target_hr: Annotated[
-        float | None, typer.Option(help="Make the video carry a pulse at this rate (bpm).")
-    ] = None,
-    target_signal: Annotated[
-        Path | None, typer.Option(help="...or this waveform: a CSV with time_s and pulse.")
-    ] = None,
-    random: Annotated[bool, typer.Option("--random", help="...or a random plausible one.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed of --random.")] = None,
-    estimator: Annotated[
-        str | None,
-        typer.Option(help="The frozen network to edit through (default: physnet)."),
-    ] = None,
-    weights: Annotated[
-        Path | None, typer.Option(help="Its checkpoint (default: the one rppgkit ships).")
-    ] = None,
-    lam: Annotated[
-        float, typer.Option("--lambda", help="Weight of the change to the original.")
-    ] = 0.1,
-    steps: Annotated[int, typer.Option(help="Optimisation steps per window.")] = 100,
-    lr: Annotated[float, typer.Option(help="Adam step in grey levels.")] = 1.0,
-    rhythm: Annotated[
-        float,
-        typer.Option(help="Weight against colour changes neither pulse explains (0: paper)."),
-    ] = 1.0,
-    report: Annotated[
-        bool, typer.Option(help="Write OUT.report.json/.md: PSNR, SSIM, HR by other readers.")
-    ] = True,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
+    source: Path,
+    target: Path,
+    target_hr: float | None,
+    target_signal: Path | None,
+    random: bool,
+    seed: int | None,
+    estimator: str | None,
+    weights: Path | None,
+    lam: float,
+    steps: int,
+    lr: float,
+    rhythm: float,
+    report: bool,
+    detector: str,
 ) -> None:
     """Replace the pulse hidden in a face video with another, leaving it visually the same."""
     from rppgkit.models.method import first_with
@@ -553,11 +563,9 @@ def anonymize(
         raise RppgError(f"{target_signal} does not exist; give a CSV with columns time_s and pulse")
     with progress_bar(f"editing {source.name}", None) as tick:
         done = anonymize_video(source, target, make, ckpt, settings, detector, on_window=tick)
-    out().print(
+    echo(
         f"wrote {done.path}: {done.frames} frames, {done.windows} windows through {estimator} "
-        f"(r with the target {done.final_pearson:.2f}) in {done.seconds:.0f} s",
-        highlight=False,
-        soft_wrap=True,
+        f"(r with the target {done.final_pearson:.2f}) in {done.seconds:.0f} s"
     )
     if report:
         wanted = done.target
@@ -567,21 +575,17 @@ def anonymize(
             )
         where = target.with_name(target.stem + ".report.json")
         rep.save(where)
-        out().print(rep.markdown(), highlight=False, soft_wrap=True)
-        out().print(f"report: {where}", highlight=False)
+        echo(rep.markdown())
+        echo(f"report: {where}")
 
 
-@app.command()
-@user_errors
-def ladder(
-    root: Annotated[Path, typer.Argument(help="The dataset's folder (or manifest CSV).")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset format.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    levels: Annotated[
-        str, typer.Option(help="Comma-separated codec:bitrate or codec:crfN levels.")
-    ] = "",
-    workers: Annotated[int, typer.Option(help="Videos encoded in parallel.")] = 1,
-) -> None:
+@command
+@argument("root", "The dataset's folder (or manifest CSV).")
+@click.option("--dataset", "-d", required=True, help="Dataset format.")
+@click.option("--out", "-o", "out_dir", type=PATH, required=True, help="Output folder.")
+@click.option("--levels", default="", help="Comma-separated codec:bitrate or codec:crfN levels.")
+@click.option("--workers", default=1, help="Videos encoded in parallel.")
+def ladder(root: Path, dataset: str, out_dir: Path, levels: str, workers: int) -> None:
     """Write every video of a dataset at several compression levels, with an index."""
     from rppgkit.datasets.ladder import DEFAULT_LEVELS, build_ladder, parse_levels
 
@@ -590,26 +594,20 @@ def ladder(
     count = itertools.count()
     with progress_bar(f"encoding {len(chosen) - 1} levels", None) as tick:
         index = build_ladder(dataset, root, out_dir, chosen, lambda *_: tick(next(count)), workers)
-    out().print(
-        f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder",
-        highlight=False,
-        soft_wrap=True,
-    )
+    echo(f"wrote {index}; evaluate it with: rppgkit evaluate {out_dir} -d ladder")
 
 
-@app.command()
-@user_errors
+@command
 def datasets() -> None:
     """List the dataset formats that evaluate and train read."""
     from rppgkit.datasets import DATASETS
 
     for name, loader in DATASETS.items():
         doc = (loader.__doc__ or "").strip().splitlines()
-        out().print(styled((f"{name:10}", "bold")), doc[0] if doc else "")
+        echo((f"{name:10}", BOLD), " ", doc[0] if doc else "")
 
 
-@app.command()
-@user_errors
+@command
 def methods() -> None:
     """List the available estimators."""
     from rppgkit.estimators import describe
@@ -617,30 +615,35 @@ def methods() -> None:
     methods = describe()
     width = max(len(name) for name, _ in methods)
     for name, description in methods:
-        out().print(styled((f"{name:{width}}", "bold")), description)
+        echo((f"{name:{width}}", BOLD), " ", description)
 
 
-@app.command()
-@user_errors
+@command
+@argument("out_dir", "Folder for the video and its ground truth.")
+@click.option("--duration", default=30.0, help="Seconds.")
+@click.option("--fps", default=30.0)
+@click.option("--width", default=640)
+@click.option("--height", default=480)
+@click.option("--hr", default=72.0, help="Mean heart rate (bpm).")
+@click.option("--skin-tone", default=3, help="Fitzpatrick-like tone 1 (light) to 6 (dark).")
+@click.option("--motion", default=0.0, help="Head motion: 0 still, 1 moderate, 2 strong.")
+@click.option("--lighting", default=0.0, help="Illumination change: 0 none to 2 strong.")
+@click.option("--noise", default=2.0, help="Camera noise, std in 8-bit levels.")
+@click.option("--face", default="drawn", help="drawn (procedural) or astronaut (a real photo).")
+@click.option("--seed", default=0)
 def synth(
-    out_dir: Annotated[Path, typer.Argument(help="Folder for the video and its ground truth.")],
-    duration: Annotated[float, typer.Option(help="Seconds.")] = 30.0,
-    fps: float = 30.0,
-    width: int = 640,
-    height: int = 480,
-    hr: Annotated[float, typer.Option(help="Mean heart rate (bpm).")] = 72.0,
-    skin_tone: Annotated[
-        int, typer.Option(help="Fitzpatrick-like tone 1 (light) to 6 (dark).")
-    ] = 3,
-    motion: Annotated[
-        float, typer.Option(help="Head motion: 0 still, 1 moderate, 2 strong.")
-    ] = 0.0,
-    lighting: Annotated[float, typer.Option(help="Illumination change: 0 none to 2 strong.")] = 0.0,
-    noise: Annotated[float, typer.Option(help="Camera noise, std in 8-bit levels.")] = 2.0,
-    face: Annotated[
-        str, typer.Option(help="drawn (procedural) or astronaut (a real photo).")
-    ] = "drawn",
-    seed: int = 0,
+    out_dir: Path,
+    duration: float,
+    fps: float,
+    width: int,
+    height: int,
+    hr: float,
+    skin_tone: int,
+    motion: float,
+    lighting: float,
+    noise: float,
+    face: str,
+    seed: int,
 ) -> None:
     """Generate a synthetic face video with a known pulse (lossless) and its ground truth."""
     from rppgkit.synth import SynthConfig, write_synth
@@ -661,17 +664,13 @@ def synth(
     cfg.validate()
     with progress_bar("rendering", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir, on_frame=tick)
-    out().print(f"wrote {paths['video']} and its ground truth in {out_dir}", highlight=False)
+    echo(f"wrote {paths['video']} and its ground truth in {out_dir}")
 
 
-@app.command()
-@user_errors
-def demo(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "rppgkit-demo"
-    ),
-    method: Method = "pos",
-) -> None:
+@command
+@click.option("--out", "-o", "out_dir", type=PATH, default="rppgkit-demo", help="Output folder.")
+@method_option()
+def demo(out_dir: Path, method: str) -> None:
     """Make a synthetic face video with a known pulse, measure it and compare."""
     import json
 
@@ -687,59 +686,56 @@ def demo(
     _measure_one(paths["video"], opts, out_dir / "result")
     summary = json.loads((out_dir / "result" / "summary.json").read_text())
     err_bpm = summary["hr_bpm"] - truth
-    out().print(
-        styled(
-            (
-                f"true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
-                f"(error {err_bpm:+.1f} bpm)",
-                "bold",
-            )
+    echo(
+        (
+            f"true HR {truth:.1f} bpm, measured {summary['hr_bpm']:.1f} bpm "
+            f"(error {err_bpm:+.1f} bpm)",
+            BOLD,
         )
     )
 
 
-@app.command()
-@user_errors
+@command
+@argument(
+    "source",
+    "A camera index (0: the first camera), a stream URL (rtsp://, http(s)://) or a video FILE, "
+    "played at its real rate as if a camera filmed it.",
+    type=str,
+    default="0",
+    required=False,
+)
+@method_option(help="A training-free method: pos, chrom, green, ...")
+@click.option(
+    "--window", default=10.0, help="Heart-rate window in seconds; no HR until a whole one is seen."
+)
+@click.option("--every", default=1.0, help="Seconds between readings.")
+@detector_option
+@roi_option
+@click.option(
+    "--jsonl",
+    type=FILE,
+    help="Also write each reading to this file as a JSON line, written whole and flushed at "
+    "once, so another program can follow the file as it grows.",
+)
+@click.option(
+    "--csv",
+    type=FILE,
+    help="Also write each reading to this file as a CSV row (after a header), written whole and "
+    "flushed at once, so another program can follow the file as it grows.",
+)
+@click.option("--duration", type=float, help="Stop after this many seconds (of the stream's time).")
+@click.option("--speed", default=1.0, help="Play a FILE this many times faster than its real rate.")
 def live(
-    source: Annotated[
-        str,
-        typer.Argument(
-            help="A camera index (0: the first camera), a stream URL (rtsp://, http(s)://) or a "
-            "video FILE, played at its real rate as if a camera filmed it."
-        ),
-    ] = "0",
-    method: Annotated[
-        str,
-        typer.Option("--method", "-m", help="A training-free method: pos, chrom, green, ..."),
-    ] = "pos",
-    window: Annotated[
-        float, typer.Option(help="Heart-rate window in seconds; no HR until a whole one is seen.")
-    ] = 10.0,
-    every: Annotated[float, typer.Option(help="Seconds between readings.")] = 1.0,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet or haar.")] = "yunet",
-    roi: RoiOption = "face",
-    jsonl: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write each reading to this file as a JSON line, written whole and flushed "
-            "at once, so another program can follow the file as it grows.",
-            dir_okay=False,
-        ),
-    ] = None,
-    csv: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write each reading to this file as a CSV row (after a header), written "
-            "whole and flushed at once, so another program can follow the file as it grows.",
-            dir_okay=False,
-        ),
-    ] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (of the stream's time).")
-    ] = None,
-    speed: Annotated[
-        float, typer.Option(help="Play a FILE this many times faster than its real rate.")
-    ] = 1.0,
+    source: str,
+    method: str,
+    window: float,
+    every: float,
+    detector: str,
+    roi: str,
+    jsonl: Path | None,
+    csv: Path | None,
+    duration: float | None,
+    speed: float,
 ) -> None:
     """Measure the heart rate live from a camera, a stream or a file: every --every seconds one
     line with the time, HR, SNR, quality, face, latency and dropped frames. Ctrl-C stops."""
@@ -764,12 +760,11 @@ def live(
         try:
             for count, reading in enumerate(readings):
                 if not count:  # the source is open: an error would have been the one line
-                    err().print(
+                    warn(
                         f"live heart rate of {hidden_password(source)} ({method}, {window:g} s "
-                        "window); Ctrl-C stops",
-                        highlight=False,
+                        "window); Ctrl-C stops"
                     )
                 log.write(reading)
-                out().print(format_reading(reading, window), highlight=False)
+                echo(format_reading(reading, window))
         except KeyboardInterrupt:
-            err().print("stopped", highlight=False)
+            warn("stopped")

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-
-@functools.cache
-def stderr() -> Console:
-    """The console on stderr; made at first use, so that `rppgkit --help` never imports rich.
-
-    Log lines are never hard-wrapped, and user text (paths, messages) is never read as markup.
-    """
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 @contextlib.contextmanager
@@ -28,10 +13,11 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over frames, recordings or batches; yields a callback taking the index of
     the item just finished (and the total, where it becomes known on the way)."""
-    if not (enabled and stderr().is_terminal):  # without a bar rich.progress is not imported
+    if not (enabled and sys.stderr.isatty()):  # without a bar rich is not imported
         yield lambda i, total=None: None
         return
-    from rich.progress import (  # here: importing it costs 40-80 ms
+    from rich.console import Console
+    from rich.progress import (  # here: importing rich costs 0.1 s
         BarColumn,
         MofNCompleteColumn,
         Progress,
@@ -43,7 +29,7 @@ def progress_bar(
     with Progress(
         *columns,
         TimeRemainingColumn(),
-        console=stderr(),
+        console=Console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)

@@ -39,15 +39,18 @@ class SkinModel:
     _luma: float = field(default=0.0, init=False)
     _chroma_ok: np.ndarray | None = field(default=None, init=False)  # [256, 256] 0/1 over Cr, Cb
 
-    def segment(self, roi_rgb: np.ndarray, learn: bool = True) -> np.ndarray:
+    def segment(
+        self, roi_rgb: np.ndarray, learn: bool = True, weight: float | None = None
+    ) -> np.ndarray:
         """Boolean skin mask of a face crop (the crop is the face box).
 
         `learn=False` reuses the current model, which is how the tracker saves time between
-        face detections; the first call always learns.
+        face detections; the first call always learns. `weight` is this crop's weight in the
+        model where it learns (default `adapt`).
         """
         ycc = cv2.cvtColor(roi_rgb, cv2.COLOR_RGB2YCrCb)
         if learn or self._chroma_ok is None:
-            self._learn(ycc)
+            self._learn(ycc, self.adapt if weight is None else weight)
         # OpenCV's table look-up and range test: this runs on every frame
         chroma_ok = cv2.calcBackProject([ycc], [1, 2], self._chroma_ok, [0, 256, 0, 256], 1.0)
         low, high = self.dark * self._luma, min(self.bright * self._luma, 250.0)
@@ -55,7 +58,7 @@ class SkinModel:
         ok = cv2.bitwise_and(cv2.bitwise_and(chroma_ok, luma_ok), face_ellipse(*ycc.shape[:2]))
         return ok.view(bool)
 
-    def _learn(self, ycc: np.ndarray) -> None:
+    def _learn(self, ycc: np.ndarray, a: float) -> None:
         h, w = ycc.shape[:2]
         x0, x1, y0, y1 = SEED
         seed = ycc[
@@ -78,7 +81,6 @@ class SkinModel:
         if self._mean is None:
             self._mean, self._cov, self._luma = mean, cov, luma
         else:
-            a = self.adapt
             self._mean = (1 - a) * self._mean + a * mean
             self._cov = (1 - a) * self._cov + a * cov
             self._luma = (1 - a) * self._luma + a * luma

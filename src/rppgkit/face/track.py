@@ -45,6 +45,16 @@ from rppgkit.video.picture import Picture, as_picture
 # of 70 bpm on a test video with steps at 7.5 Hz; crops keep the 2nd-frame cadence.
 DETECT_EVERY = 4
 CROP_DETECT_EVERY = 2
+# A face at least LARGE_FACE_PX wide is registered on a patch scaled down to REGISTER_SIDE, so
+# registration noise is averaged over many pixels, and a detector's box jitters by a smaller
+# share of it: for the skin-colour trace such a face is detected every DETECT_EVERY_LARGE
+# frames, which halves the detector's cost on a 640x480 video. On the 8 validation videos
+# (faces ~155 px) the box's pulse-band error was 0.119% against 0.131%, POS 88/88 windows
+# within 5 bpm, MAE 0.62 bpm against 0.58. The v2 videos' faces (~77 px) stay at every 4th;
+# detected every 8th as a stress test, the v2 training split gave 292 of 528 windows (303 at
+# every 4th), MAE 15.4 bpm (14.8), and its validation split 65 of 88 (64), MAE 16.9 (17.9).
+LARGE_FACE_PX = 100
+DETECT_EVERY_LARGE = 8
 REGISTER_SIDE = 64  # long side (px) the face patch is scaled to for registration
 MIN_CORRELATION = 0.8  # ECC correlation below which the face counts as lost to registration
 RESIZE_LIMIT = 0.1  # re-cut the template when the face's size has changed by this share
@@ -149,6 +159,7 @@ class FaceTracker:
     detector: Detector
     every: int = DETECT_EVERY
     max_gap_s: float = 1.0
+    every_large: int | None = None  # cadence for faces LARGE_FACE_PX wide or more; None: every
     smoothing: float = 0.6  # weight of a detection in the box, where registration failed
     size_smoothing: float = 0.2  # weight of a detection's size in the box's size
     offset_gain: float = 0.05  # share of the detection-registration disagreement corrected
@@ -165,7 +176,7 @@ class FaceTracker:
         obtained."""
         picture = as_picture(image)
         tracked = self._follow(picture)
-        if tracked is not None and not self._retry and self._since_detect < self.every:
+        if tracked is not None and not self._retry and self._since_detect < self.cadence:
             self._since_detect += 1
             self._box = tracked
             return tracked, FaceStatus.TRACKED
@@ -186,6 +197,12 @@ class FaceTracker:
             return last, FaceStatus.BRIDGED
         self._box, self._template = None, None
         return None, FaceStatus.MISSING
+
+    @property
+    def cadence(self) -> int:
+        """Frames from one scheduled detection to the next, for the face as it is now."""
+        large = self._box is not None and self._box.w >= LARGE_FACE_PX
+        return self.every_large if large and self.every_large else self.every
 
     def _follow(self, picture: Picture) -> Box | None:
         """The box moved with the registered face, or None without a face or registration."""

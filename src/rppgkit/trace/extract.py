@@ -30,7 +30,13 @@ import numpy as np
 from rppgkit.errors import RppgError
 from rppgkit.face.detect import Box, bounds, create_detector
 from rppgkit.face.skin import SkinModel
-from rppgkit.face.track import CROP_DETECT_EVERY, DETECT_EVERY, FaceStatus, FaceTracker
+from rppgkit.face.track import (
+    CROP_DETECT_EVERY,
+    DETECT_EVERY,
+    DETECT_EVERY_LARGE,
+    FaceStatus,
+    FaceTracker,
+)
 from rppgkit.fileio import atomic_path
 from rppgkit.video.reader import FileVideo, Frame, FrameFolder, VideoInfo
 
@@ -45,7 +51,8 @@ ROIS: tuple[str, ...] = get_args(Roi)
 #    are a clock; the decoder's error reports counted.
 # 4: detections every 4th frame for traces (every 2nd for crops), registration to 0.01 scaled
 #    px, YUV frames converted in the face region alone.
-FACE_PATH_VERSION = 4
+# 5: faces at least LARGE_FACE_PX wide detected every DETECT_EVERY_LARGE frames for traces.
+FACE_PATH_VERSION = 5
 SKIN_ADAPT_PER_FRAME = 0.01  # the skin model's weight per detection, over frames between them
 NO_COLOUR = (float("nan"),) * 3
 GREY_LEVELS = 1.0  # largest spread (8-bit levels) of a frame's mean R, G, B for it to be grey
@@ -171,15 +178,17 @@ class SkinMeter:
         reads_crops: bool = False,
     ) -> None:
         check_roi(roi)
+        large = None
         if detect_every is None:  # the cadence the region is read at (rppgkit.face.track)
-            detect_every = CROP_DETECT_EVERY if reads_crops or full_masks else DETECT_EVERY
+            crops = reads_crops or full_masks
+            detect_every = CROP_DETECT_EVERY if crops else DETECT_EVERY
+            large = None if crops else DETECT_EVERY_LARGE
         self.tracker = (
-            FaceTracker(create_detector(detector), detect_every, max_gap_s)
+            FaceTracker(create_detector(detector), detect_every, max_gap_s, every_large=large)
             if roi == "face"
             else None
         )
-        # the model's memory in seconds stays the same at any detection cadence
-        self.skin = SkinModel(adapt=SKIN_ADAPT_PER_FRAME * detect_every)
+        self.skin = SkinModel()
         self.detect_every, self.full_masks = detect_every, full_masks
         self._last_skin: tuple[tuple[int, int, int, int], np.ndarray] | None = None
 
@@ -201,7 +210,9 @@ class SkinMeter:
         patch = picture.crop_rgb((x0, y0, x1, y1))
         whole = state == FaceStatus.FRAME
         learn = state == FaceStatus.DETECTED or (whole and frame.index % self.detect_every == 0)
-        mask = self.skin.segment(patch, learn=learn)
+        # the model's memory in seconds stays the same at any detection cadence
+        cadence = self.detect_every if self.tracker is None else self.tracker.cadence
+        mask = self.skin.segment(patch, learn=learn, weight=SKIN_ADAPT_PER_FRAME * cadence)
         n = cv2.countNonZero(mask.view(np.uint8))
         if whole and n < max(FRAME_MIN_SKIN * mask.size, MIN_SKIN_PIXELS):
             mask, n = np.ones_like(mask), mask.size  # see the module's text
