@@ -22,7 +22,6 @@ from rppgkit.clip.crop import FrameCrops, crop_recorder, recut_crops
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
 from rppgkit.estimators import Estimator, create
 from rppgkit.estimators.classic import blood_up
-from rppgkit.estimators.neural import load_estimator
 from rppgkit.face.detect import check_detector
 from rppgkit.fileio import scratch_array, shown
 from rppgkit.pulse.beats import Beats, detect_beats
@@ -433,6 +432,8 @@ def method_estimator(opts: Options) -> Estimator:
         if opts.weights is not None:
             raise RppgError(f"--weights is for neural methods; {opts.method!r} needs no training")
         return create(opts.method, band_hz=opts.band_hz)
+    from rppgkit.estimators.neural import load_estimator
+
     return load_estimator(opts.method, opts.weights)
 
 

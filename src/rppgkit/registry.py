@@ -25,7 +25,9 @@ class Registry(Generic[T]):
     kind
         What the entries are, for messages ("method", "dataset", ...).
     discover
-        Called once, before the first lookup, to import what registers the entries.
+        Called once, before the first listing or the first lookup of a name not registered
+        yet, to import what registers the other entries: a name registered up front is found
+        without it.
     error
         The RppgError subclass raised for an unknown name.
 
@@ -69,14 +71,17 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """The entry called `name` in any case; a one-line error naming the known ones."""
-        entries = self._filled()
         key = name.strip().lower()
+        entries = self._entries if key in self._entries else self._filled()
         if key not in entries:
             raise self.error(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self)}")
         return entries[key]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.strip().lower() in self._filled()
+        if not isinstance(name, str):
+            return False
+        key = name.strip().lower()
+        return key in self._entries or key in self._filled()
 
     def __iter__(self) -> Iterator[str]:
         """The known names, sorted."""

@@ -5,7 +5,8 @@ Importing this package registers every method by name and description only, so l
 (`rppgkit methods`) imports neither numpy nor PyTorch: each classic method is registered here,
 once, as the path of its function in `rppgkit.estimators.classic` (imported by the first
 `create`), and `rppgkit.estimators.neural` registers the networks, which import PyTorch only
-when they run.
+when they run, at the first lookup of a name that is not a classic method (or the first
+listing).
 """
 
 import importlib
@@ -30,8 +31,6 @@ for _name, _description in {
 }.items():
     register(_name, description=_description)(f"rppgkit.estimators.classic:{_name}")
 
-from rppgkit.estimators import neural  # noqa: E402  (after the classic ones, as before)
-
 __all__ = [
     "Estimator",
     "available",
@@ -45,7 +44,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``rppgkit.estimators.classic``, imported on first use."""
-    if name == "classic":
-        return importlib.import_module("rppgkit.estimators.classic")
+    """``rppgkit.estimators.classic`` and ``.neural``, imported on first use."""
+    if name in ("classic", "neural"):
+        return importlib.import_module(f"rppgkit.estimators.{name}")
     raise AttributeError(f"module 'rppgkit.estimators' has no attribute {name!r}")

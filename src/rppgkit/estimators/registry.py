@@ -57,7 +57,12 @@ def _resolved(fn: PulseFn | str) -> PulseFn:
     return getattr(importlib.import_module(module), attribute)
 
 
-ESTIMATORS: Registry[Estimator] = Registry("method")
+ESTIMATORS: Registry[Estimator] = Registry(
+    "method", discover=lambda: importlib.import_module("rppgkit.estimators.neural")
+)
+"""The classic methods are registered when `rppgkit.estimators` is imported; the networks
+(`rppgkit.estimators.neural`, which finds the registered models) when a name is not one of
+them, or the methods are listed: `measure -m pos` skips finding the models."""
 
 
 def register(name: str, input_kind: InputKind = "trace", description: str = "") -> Callable[[F], F]:

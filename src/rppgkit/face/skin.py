@@ -65,14 +65,16 @@ class SkinModel:
             int(y0 * h) : max(int(y1 * h), int(y0 * h) + 1),
             int(x0 * w) : max(int(x1 * w), int(x0 * w) + 1),
         ]
-        seed = seed.reshape(-1, 3).astype(np.float32)
-        luma = float(np.median(seed[:, 0]))
-        keep = np.abs(seed[:, 0] - luma) < 0.35 * max(luma, 1.0)
-        chroma = seed[keep, 1:] if keep.sum() >= 10 else seed[:, 1:]
-        mean = np.median(chroma, axis=0)
+        seed = seed.reshape(-1, 3)
+        luma = median_of_counts(np.bincount(seed[:, 0], minlength=256))
+        keep = np.abs(seed[:, 0].astype(np.float32) - np.float32(luma)) < 0.35 * max(luma, 1.0)
+        chroma = seed[keep, 1:] if np.count_nonzero(keep) >= 10 else seed[:, 1:]
         # robust spread: MAD-based standard deviations with the sample correlation
-        std = np.maximum(1.4826 * np.median(np.abs(chroma - mean), axis=0), MIN_CHROMA_STD)
-        sample = np.cov(chroma.T) if len(chroma) > 2 else np.eye(2)
+        counts = [np.bincount(chroma[:, k], minlength=256) for k in (0, 1)]
+        mean = np.array([median_of_counts(c) for c in counts], np.float32)
+        mad = np.array([_median_distance(c, m) for c, m in zip(counts, mean)], np.float32)
+        std = np.maximum(1.4826 * mad, MIN_CHROMA_STD)
+        sample = np.cov(chroma.T.astype(np.float64)) if len(chroma) > 2 else np.eye(2)
         scale = np.sqrt(sample[0, 0] * sample[1, 1])
         corr = float(np.clip(sample[0, 1] / scale, -0.9, 0.9)) if scale > 0 else 0.0
         cov = np.array(
@@ -86,6 +88,34 @@ class SkinModel:
             self._luma = (1 - a) * self._luma + a * luma
         # The chroma test depends on (Cr, Cb) alone: tabulate it once per update.
         self._chroma_ok = _chroma_table(self._mean, self._cov, self.max_distance)
+
+
+def median_of_counts(counts: np.ndarray) -> float:
+    """The median of a sample given as counts of the values 0, 1, 2, ... (the mean of the two
+    middle values of an even count, as `numpy.median` gives it).
+
+    For 8-bit levels a histogram gives the exact median at a fraction of sorting's cost.
+
+    Examples
+    --------
+    >>> median_of_counts(np.bincount([3, 1, 4, 1]))
+    2.0
+    """
+    total = np.cumsum(counts)
+    n = int(total[-1])
+    low = int(np.searchsorted(total, (n - 1) // 2, side="right"))
+    high = int(np.searchsorted(total, n // 2, side="right"))
+    return (low + high) / 2
+
+
+def _median_distance(counts: np.ndarray, centre: float) -> float:
+    """The median absolute distance of 8-bit levels (given as counts) from `centre`, a whole or
+    half level: counts of the doubled distances, whole numbers, give it exactly."""
+    doubled = np.abs(2 * _LEVELS - round(2 * centre))
+    return median_of_counts(np.bincount(doubled, weights=counts, minlength=511)) / 2
+
+
+_LEVELS = np.arange(256)
 
 
 def _chroma_table(mean: np.ndarray, cov: np.ndarray, limit: float) -> np.ndarray:

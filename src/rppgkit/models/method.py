@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +54,8 @@ class Method:
 
 def _discover() -> None:
     """Import every method package: rppgkit's own folders, then installed plug-ins."""
+    from importlib.metadata import entry_points  # here: 20 ms that `measure -m pos` skips
+
     import rppgkit.models as models
 
     for found in pkgutil.iter_modules(models.__path__, "rppgkit.models."):

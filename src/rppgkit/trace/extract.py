@@ -51,7 +51,8 @@ ROIS: tuple[str, ...] = get_args(Roi)
 #    are a clock; the decoder's error reports counted.
 # 4: detections every 4th frame for traces (every 2nd for crops), registration to 0.01 scaled
 #    px, YUV frames converted in the face region alone.
-# 5: faces at least LARGE_FACE_PX wide detected every DETECT_EVERY_LARGE frames for traces.
+# 5: faces at least LARGE_FACE_PX wide detected every DETECT_EVERY_LARGE frames for traces;
+#    registration regions scaled by block averages and a bilinear warp.
 FACE_PATH_VERSION = 5
 SKIN_ADAPT_PER_FRAME = 0.01  # the skin model's weight per detection, over frames between them
 NO_COLOUR = (float("nan"),) * 3
