@@ -129,7 +129,13 @@ def method_option(
     return click.option("--method", "-m", default=default, help=help)
 
 
-out_option = click.option("--out", "-o", "out_dir", type=PATH, help="Output folder.")
+def out_option(
+    name: str = "out_dir", help: str = "Output folder.", **kwargs: Any
+) -> Callable[[F], F]:
+    """The --out (-o) option, passed to the command as `name`."""
+    return click.option("--out", "-o", name, type=PATH, help=help, **kwargs)
+
+
 fps_option = click.option("--fps", type=float, help="Override the frame rate of the file.")
 detector_option = click.option("--detector", default="yunet", help="Face detector: yunet or haar.")
 window_option = click.option("--window", default=10.0, help="Heart-rate window in seconds.")
@@ -162,7 +168,7 @@ overrides_argument = argument(
 @command
 @argument("path", "A video file, a folder of frames, or a folder of videos.")
 @method_option()
-@out_option
+@out_option()
 @fps_option
 @detector_option
 @window_option
@@ -277,7 +283,7 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 @argument("root", "The dataset's folder (or manifest CSV).")
 @click.option("--dataset", "-d", required=True, help="Dataset format; see `rppgkit datasets`.")
 @method_option(help="Comma-separated estimator names.")
-@click.option("--out", "-o", "out_dir", type=PATH, default="rppgkit-eval", help="Output folder.")
+@out_option(default="rppgkit-eval")
 @click.option("--workers", default=1, help="Videos processed in parallel.")
 @click.option(
     "--reference",
@@ -448,14 +454,7 @@ def enhance(source: Path, target: Path, weights: Path | None, detector: str) -> 
     nargs=-1,
     required=True,
 )
-@click.option(
-    "--out",
-    "-o",
-    "out_file",
-    type=PATH,
-    required=True,
-    help="The adapted checkpoint to write (.pt).",
-)
+@out_option("out_file", "The adapted checkpoint to write (.pt).", required=True)
 @method_option(default="meta-rppg")
 @weights_option
 @click.option("--fps", type=float, help="Override the frame rate of the files.")
@@ -582,7 +581,7 @@ def anonymize(
 @command
 @argument("root", "The dataset's folder (or manifest CSV).")
 @click.option("--dataset", "-d", required=True, help="Dataset format.")
-@click.option("--out", "-o", "out_dir", type=PATH, required=True, help="Output folder.")
+@out_option(required=True)
 @click.option("--levels", default="", help="Comma-separated codec:bitrate or codec:crfN levels.")
 @click.option("--workers", default=1, help="Videos encoded in parallel.")
 def ladder(root: Path, dataset: str, out_dir: Path, levels: str, workers: int) -> None:
@@ -668,7 +667,7 @@ def synth(
 
 
 @command
-@click.option("--out", "-o", "out_dir", type=PATH, default="rppgkit-demo", help="Output folder.")
+@out_option(default="rppgkit-demo")
 @method_option()
 def demo(out_dir: Path, method: str) -> None:
     """Make a synthetic face video with a known pulse, measure it and compare."""

@@ -55,6 +55,10 @@ class Registry(Generic[T]):
             discover()
         return self._entries
 
+    def _holding(self, key: str) -> dict[str, T]:
+        """The entries, discovered first only where `key` is not registered yet."""
+        return self._entries if key in self._entries else self._filled()
+
     def add(self, name: str, entry: T) -> T:
         """Register `entry` under `name` (stored lower case); returns `entry`."""
         key = name.lower()
@@ -72,7 +76,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The entry called `name` in any case; a one-line error naming the known ones."""
         key = name.strip().lower()
-        entries = self._entries if key in self._entries else self._filled()
+        entries = self._holding(key)
         if key not in entries:
             raise self.error(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self)}")
         return entries[key]
@@ -81,7 +85,7 @@ class Registry(Generic[T]):
         if not isinstance(name, str):
             return False
         key = name.strip().lower()
-        return key in self._entries or key in self._filled()
+        return key in self._holding(key)
 
     def __iter__(self) -> Iterator[str]:
         """The known names, sorted."""
