@@ -51,7 +51,7 @@ UPPER_EPOCHS = 40
 def jobs(data: Path) -> list[tuple[str, str, int, Path]]:
     """(split, condition, seed, folder) of every video the benchmark needs."""
     out = [("train", c, s) for c in SOURCE + TARGET for s in range(6)]
-    out += [("val", c, s) for c in ("baseline", *TARGET) for s in (6, 7)]
+    out += [("val", c, s) for c in TEST for s in (6, 7)]
     out += [("test", c, s) for c in TEST for s in range(8, 12)]
     return [(split, c, s, data / split / c / f"s{s}") for split, c, s in out]
 
@@ -70,7 +70,7 @@ def train(work: Path, name: str, *overrides: str) -> Path:
     cmd = [sys.executable, "-m", "rppgkit", "train", str(CONFIG), f"log.out={out}", *overrides]
     if not (out / "best.pt").exists() or not (out / "done").exists():
         subprocess.run(cmd, check=True)
-        (out / "done").write_text("trained\n")
+        write_text(out / "done", "trained\n")
     return out / "best.pt"
 
 
@@ -95,12 +95,7 @@ def adaptation_cost(work: Path, weights: Path) -> dict[str, float]:
     video = work / "cost" / "video"
     if not (video / "meta.json").exists():
         write_synth(suite_config("baseline", 0, 60.0, (320, 240)), video, masks=False)
-    read = {
-        adapt: measure(
-            video / "video.mkv", Options(method="meta-rppg", weights=str(weights), adapt=adapt)
-        )
-        for adapt in (True, False)
-    }
+    read = {adapt: measure(video / "video.mkv", _meta(weights, adapt)) for adapt in (True, False)}
     seconds = float(read[True].trace.times[-1] - read[True].trace.times[0])
     adapting = read[True].adaptation_s or 0.0
     return {
@@ -118,6 +113,7 @@ def _sources(data: Path, split: str, conditions: tuple[str, ...]) -> str:
 
 
 def _meta(weights: Path, adapt: bool) -> Options:
+    """Options reading Meta-rPPG with `weights`, adapting to each video or not."""
     return Options(method="meta-rppg", weights=str(weights), adapt=adapt)
 
 

@@ -1,5 +1,5 @@
 """A small raster plotter for the measurement report: panels of lines, markers, bands and an
-image, with axes and text, drawn by Pillow into one PNG.
+image, with axes and text, drawn by Pillow and encoded as one PNG by OpenCV.
 
 Why not matplotlib here: importing it and drawing the report's four panels took about 1.1 s,
 a sixth of `rppgkit measure` on a 60 s video and more than the whole analysis of a 12 s clip.
