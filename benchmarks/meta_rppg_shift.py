@@ -21,6 +21,7 @@ whose output is flat has no HR and is marked failed); and the adaptation's cost
 weights).
 
 Usage: python benchmarks/meta_rppg_shift.py [--work benchmarks/out/meta-shift] [--workers 2]
+       [key=value ...]   (config overrides for both trainings, e.g. train.threads=1)
 Writes `<work>/table.md` and `<work>/results.json`.
 """
 
@@ -135,11 +136,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/meta-shift"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("overrides", nargs="*", help="key=value for both trainings' configs")
     args = parser.parse_args()
     data = args.work / "data"
     with ProcessPoolExecutor(args.workers) as pool:
         list(pool.map(render, jobs(data)))
-    source = train(args.work, "source")
+    source = train(args.work, "source", *args.overrides)
     upper = train(
         args.work,
         "labelled-target",
@@ -147,6 +149,7 @@ def main() -> None:
         f"data.val=[{_sources(data, 'val', TEST)}]",
         "task.options.pretrain_steps=100000",  # every step supervised: no meta-learning
         f"train.epochs={UPPER_EPOCHS}",
+        *args.overrides,
     )
     last = source.with_name("last.pt")
     readings = {

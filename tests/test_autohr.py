@@ -20,7 +20,7 @@ from rppgkit.models import create, create_task
 from rppgkit.models.autohr.augment import cutout, resample_by_rate
 from rppgkit.models.autohr.genotype import OPS, CellGenotype, Edge, Genotype
 from rppgkit.models.autohr.search import genotype_at, search
-from rppgkit.models.autohr.search_space import BUILDERS, MixedOp, cell_edges, derive
+from rppgkit.models.autohr.search_space import BUILDERS, MixedOp, build_op, cell_edges, derive
 from rppgkit.models.autohr.task import unrolled_alpha_grad
 from rppgkit.models.checkpoint import load_checkpoint
 from rppgkit.models.inference import load_network, network_pulse
@@ -114,6 +114,24 @@ def test_genotype_round_trips_through_yaml_and_refuses_bad_cells() -> None:
         Genotype.from_dict(bad)
     with pytest.raises(ValueError, match="1 \\(shared\\) or 4 cells"):
         Genotype.from_dict({"cells": [genotype.to_dict()["cells"][0]] * 2})
+    for op in ("tdc_1.2", "tdc_x", "tdc_"):  # a derived cell takes TDC at any theta in [0, 1]
+        bad["cells"][0]["intermediate"][0][0] = {"source": 0, "op": op}
+        with pytest.raises(ValueError, match=f"unknown operation '{op}'"):
+            Genotype.from_dict(bad)
+
+
+def test_derived_cells_take_tdc_at_any_theta() -> None:
+    # the theta ablation: tdc_0.3 is TDC at 0.3; tdc_0 and conv_3x3x3 compute the same
+    torch.manual_seed(0)
+    op = build_op("tdc_0.3", 4, affine=False)
+    assert op[1].theta == pytest.approx(0.3)
+    plain, zero = build_op("conv_3x3x3", 4, affine=False), build_op("tdc_0", 4, affine=False)
+    zero.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 4, 6, 5, 5)
+    torch.testing.assert_close(zero(x), plain(x))
+    cell = CellGenotype(((Edge(0, "tdc_1"), Edge(1, "tdc_0.7")),) * 3, Edge(4, "tdc_0.0"))
+    net = create("autohr", genotype=Genotype((cell,)).to_dict(), width=4)
+    assert net(torch.randn(1, 3, 16, 20, 20)).shape == (1, 16)
 
 
 def test_networks_give_one_value_per_frame_and_build_only_live_edges() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 
 from rppgkit.cli import app
 from rppgkit.clip import ClipSpec, normalize_frames, normalize_label
-from rppgkit.clip.cache import CachedRecording, _key, chunk_starts, prepare
+from rppgkit.clip.cache import CachedRecording, _key, chunk_starts, prepare, prepare_one
 from rppgkit.clip.crop import square_crop
 from rppgkit.clip.normalize import to_pulse
 from rppgkit.datasets import DatasetError, Recording, load_dataset
@@ -145,6 +146,28 @@ def test_prepare_caches_crops_labels_and_skips_broken(data: Path, tmp_path: Path
     monkeypatch.setattr("rppgkit.clip.cache.extract_trace", fail)
     again, _ = prepare(recs[:3], spec, tmp_path / "cache")
     assert [a.folder for a in again] == [c.folder for c in cached]
+
+
+def test_a_recording_cut_by_two_processes_at_once_keeps_one_copy(
+    data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # two trainings sharing a cache may cut the same recording at once: the second to finish
+    # finds the first one's folder in place and keeps it instead of failing
+    from rppgkit.clip import cache
+
+    rec = load_dataset("synthetic", data / "train")[0]
+    spec = ClipSpec(frames=32, size=16)
+    first = prepare_one(rec, spec, tmp_path / "first")
+    crops = cache._crops
+
+    def racing(rec, spec, detector, roi, scratch):  # the other process ends while we cut
+        shutil.copytree(first.folder, tmp_path / "race" / first.folder.name)
+        return crops(rec, spec, detector, roi, scratch)
+
+    monkeypatch.setattr(cache, "_crops", racing)
+    again = prepare_one(rec, spec, tmp_path / "race")
+    assert not isinstance(again, str) and again.length == first.length
+    assert [f.name for f in (tmp_path / "race").iterdir()] == [first.folder.name]  # no scratch
 
 
 def test_labelled_cache_keys_are_unchanged() -> None:
@@ -479,6 +502,15 @@ def test_training_checkpoints_and_resume_match_an_uninterrupted_run(data: Path, 
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
     assert resumed.history[-1]["val_loss"] == pytest.approx(full.history[-1]["val_loss"], abs=1e-6)
+
+
+def test_a_time_limit_ends_the_run_early_as_if_finished(data: Path, tmp_path: Path) -> None:
+    # 0.001 min: the first epoch always runs, none after it fits, the test split is scored
+    result = train(validate(tiny_config(data, tmp_path / "run", epochs=5, time_limit_min=0.001)))
+    assert [r["epoch"] for r in result.history] == [1]
+    assert result.test is not None and (tmp_path / "run" / "test.csv").exists()
+    with pytest.raises(RppgError, match=r"train\.time_limit_min"):
+        validate(tiny_config(data, tmp_path / "bad", time_limit_min=0))
 
 
 def test_two_processes_train_like_one(data: Path, tmp_path: Path) -> None:

@@ -164,7 +164,11 @@ def _write(rec: Recording, spec: ClipSpec, folder: Path, detector: str, roi: Roi
             "labelled": ref is not None,
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # kept only if another process cut the same recording meanwhile
+            if not (folder / "meta.json").exists():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

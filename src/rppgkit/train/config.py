@@ -142,6 +142,10 @@ class TrainConfig(_Section):
     grad_clip: float | None = Field(default=1.0, gt=0)
     threads: int | None = Field(default=None, gt=0)  # CPU threads per process
     select: Literal["mae", "loss"] = "mae"  # validation figure that picks best.pt
+    # wall-clock budget of this process in minutes (a cluster job's limit): no epoch starts
+    # that would end past it, judged by the last epoch's time; the run then ends as if
+    # finished (test split scored). The schedule still spans train.epochs.
+    time_limit_min: float | None = Field(default=None, gt=0)
 
 
 class LogConfig(_Section):

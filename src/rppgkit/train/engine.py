@@ -131,7 +131,11 @@ class _Run:
         loaders = self._loaders(task, data["train"])
         val_recs = data["val"]
         board = self._tensorboard() if ctx.main else None
+        clock = _Budget(cfg.train.time_limit_min)
         for epoch in range(len(progress.rows), cfg.train.epochs):
+            if ctx.mean(float(clock.spent())) > 0:  # every process stops at the same epoch
+                self.say(f"time limit reached: stopping after epoch {epoch}")
+                break
             torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # dropout etc. repeat on resume
             for loader in loaders:
                 loader.batch_sampler.set_epoch(epoch)
@@ -151,6 +155,7 @@ class _Run:
                 self._save_last(task, opt, progress)
                 hist.to_board(board, row)
             self.say(hist.line(row, cfg.train.epochs))
+            clock.lap()
             ctx.barrier()
         if board is not None:
             board.close()
@@ -342,6 +347,25 @@ def _shown(value: Any) -> str:
     return "unset" if value is None else repr(value)
 
 
+class _Budget:
+    """A wall-clock budget in minutes (None: none): `spent` once the time left is shorter
+    than the last lap (an epoch with its validation)."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.minutes = minutes
+        self.start = self.mark = time.monotonic()
+        self.last = 0.0
+
+    def lap(self) -> None:
+        now = time.monotonic()
+        self.last, self.mark = now - self.mark, now
+
+    def spent(self) -> bool:
+        if self.minutes is None:
+            return False
+        return time.monotonic() + self.last > self.start + 60.0 * self.minutes
+
+
 def _seed(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -349,4 +373,4 @@ def _seed(seed: int, deterministic: bool) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.benchmark = not deterministic  # fastest kernels, chosen per shape

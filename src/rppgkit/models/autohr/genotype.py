@@ -39,6 +39,7 @@ OPS = (
     *(f"tdc_{theta}" for theta in TDC_THETAS),
 )
 ZERO = "zero"
+TDC_PREFIX = "tdc_"  # a derived cell may hold TDC at any theta in [0, 1] (the theta ablation)
 BLOCKS = 4  # cells of the backbone, one per block
 INPUTS = 2  # input nodes of a cell
 KEPT = 2  # incoming edges an intermediate node keeps (the output node keeps one)
@@ -154,7 +155,21 @@ def _edge(data: Any, sources: range, where: str) -> Edge:
             f"{where}: source must be a node from {sources.start} to {sources.stop - 1}, "
             f"got {source!r}"
         )
-    if op not in OPS or op == ZERO:
+    if (op not in OPS or op == ZERO) and tdc_theta(op) is None:
         known = ", ".join(o for o in OPS if o != ZERO)
-        raise ValueError(f"{where}: unknown operation {op!r}; choose one of: {known}")
+        raise ValueError(
+            f"{where}: unknown operation {op!r}; choose one of: {known}, or tdc_<theta> with "
+            "theta in [0, 1]"
+        )
     return Edge(source, op)
+
+
+def tdc_theta(op: Any) -> float | None:
+    """The theta of a ``tdc_<theta>`` operation name with theta in [0, 1], else None."""
+    if not isinstance(op, str) or not op.startswith(TDC_PREFIX):
+        return None
+    try:
+        theta = float(op[len(TDC_PREFIX) :])
+    except ValueError:
+        return None
+    return theta if 0.0 <= theta <= 1.0 else None

@@ -42,6 +42,7 @@ from rppgkit.models.autohr.genotype import (
     CellGenotype,
     Edge,
     Genotype,
+    tdc_theta,
 )
 from rppgkit.models.blocks import TDC, STConv, conv_bn_relu
 
@@ -90,8 +91,14 @@ BUILDERS: dict[str, Callable[[int, bool], nn.Module]] = {
 
 
 def build_op(name: str, width: int, affine: bool) -> nn.Module:
-    """Candidate operation `name` at `width` channels (`affine`: learnt norm scales)."""
-    return BUILDERS[name](width, affine)
+    """Operation `name` at `width` channels (`affine`: learnt norm scales): a candidate, or TDC
+    at any theta (``tdc_0.3``) for a derived cell."""
+    if name in BUILDERS:
+        return BUILDERS[name](width, affine)
+    theta = tdc_theta(name)
+    if theta is None:
+        raise ValueError(f"unknown operation {name!r}")
+    return _tdc(width, affine, theta)
 
 
 class MixedOp(nn.Module):
