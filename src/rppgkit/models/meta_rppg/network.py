@@ -3,7 +3,11 @@
 - Feature extractor f_theta: five stages of a per-frame 1x3x3 convolution, BatchNorm, 1x2x2
   average pooling and ReLU (3 -> 32 -> 48 -> 64 -> 80 -> 120 channels), then the spatial mean:
   features ``z`` ``[B, T, 120]``, one vector per frame. Pools round up, so crops of any size
-  of at least 1 px pass (the paper's are 64 px).
+  of at least 1 px pass (the paper's are 64 px). Its input is the clip with each pixel's mean
+  over the clip removed, rescaled to unit variance (`temporal_centre`): the pulse is ~0.5% of a
+  frame, under the face's static appearance, and per-frame convolutions on the frames as they
+  are gave features whose change over time was too small for the estimator to read (it learnt
+  only the levels' prior, docs/methods/meta-rppg.md).
 - rPPG estimator h_phi: a two-layer bidirectional LSTM (60 per direction) over the frames, a
   linear layer 120 -> 80, ReLU, and the ordinal layer: 40 two-way classifiers per frame
   (`rppgkit.models.meta_rppg.loss`).
@@ -53,7 +57,15 @@ class FeatureExtractor(nn.Module):
         self.width = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(x).mean(dim=(3, 4)).transpose(1, 2)
+        return self.stages(temporal_centre(x)).mean(dim=(3, 4)).transpose(1, 2)
+
+
+def temporal_centre(x: torch.Tensor) -> torch.Tensor:
+    """Clip ``[B, C, T, H, W]`` less each pixel's mean over its T frames, divided by the
+    clip's standard deviation: what changes over time, at a scale that does not depend on the
+    video's contrast."""
+    moving = x - x.mean(dim=2, keepdim=True)
+    return moving / (moving.std(dim=(1, 2, 3, 4), keepdim=True) + 1e-6)
 
 
 class OrdinalEstimator(nn.Module):
