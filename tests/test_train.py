@@ -774,9 +774,11 @@ class _Bilevel(Task):
 
 
 class _Episodic(Task):
-    """One video per episode: its support and query clips, both supervised here."""
+    """One video per episode: its support and query clips, both supervised here; the support
+    part is set aside (trained, logged, not counted in the loss that picks best.pt)."""
 
     data = "episodic"
+    aside = ("support",)
 
     def losses(self, batch: dict, spec: ClipSpec) -> dict[str, torch.Tensor]:
         parts = {}
@@ -809,6 +811,10 @@ def test_every_data_kind_trains_logs_its_parts_and_resumes_exactly(
     assert all(np.isfinite(row[k]) for k in row if k.startswith("train_")), row
     if task != "toy-episodic":  # the validation recordings are labelled: an HR error
         assert np.isfinite(row["val_mae"])
+    else:  # a part set aside is logged, not counted
+        assert row["train_loss"] == pytest.approx(row["train_query"], rel=1e-6)
+        assert row["val_loss"] == pytest.approx(row["val_query"], rel=1e-6)
+        assert row["val_support"] > 0
     assert (tmp_path / "full" / "best.pt").exists() and full.test is not None
 
     train(validate(toy_config(data, tmp_path / "part", task, epochs=1)))

@@ -65,11 +65,14 @@ class Task(nn.Module):
 
     Class attributes: ``data`` is the data kind it learns from; ``bilevel=True`` makes the
     engine split the training recordings into two halves and pass `train_step` a batch of each
-    (the second as ``held_out``), as DARTS-style searches need.
+    (the second as ``held_out``), as DARTS-style searches need; ``aside`` names loss parts that
+    are logged but are not the network's loss (an auxiliary network's own): they stay out of
+    the training and validation loss, so out of the choice of best.pt.
     """
 
     data: ClassVar[DataKind] = "labelled"
     bilevel: ClassVar[bool] = False
+    aside: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()

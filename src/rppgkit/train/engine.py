@@ -147,7 +147,8 @@ class _Run:
             opt.schedule()
             val = score(task, val_recs, self.spec, cfg.train.batch_size, ctx.device)
             clips = len(loaders[0].batch_sampler) * cfg.train.batch_size
-            row = hist.row(epoch + 1, lr, parts, val, clips / seconds, seconds, ctx.mean)
+            speed = clips / seconds
+            row = hist.row(epoch + 1, lr, parts, val, speed, seconds, ctx.mean, task.aside)
             improved = progress.add(row, cfg.train.select)
             if ctx.main:
                 if improved:

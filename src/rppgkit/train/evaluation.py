@@ -49,7 +49,8 @@ def score(
         parts = task.losses({k: v.to(device) for k, v in batch.items()}, spec)
         for name, value in parts.items():
             sums[name] = sums.get(name, 0.0) + float(value)
-        sums["loss"] = sums.get("loss", 0.0) + float(total(parts))
+        counted = {k: v for k, v in parts.items() if k not in task.aside}
+        sums["loss"] = sums.get("loss", 0.0) + float(total(counted))
         batches += 1
     means = {k: v / max(batches, 1) for k, v in sums.items()}
     loss = means.pop("loss", float("nan"))

@@ -49,14 +49,16 @@ def row(
     clips_per_s: float,
     seconds: float,
     mean: Callable[[float], float],
+    aside: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """One metrics.csv row: the fixed columns, then each training and validation loss part
-    (training figures averaged over processes by `mean`)."""
+    (training figures averaged over processes by `mean`); the parts named in `aside` are
+    logged but left out of the training loss, as the validation loss leaves them out."""
     parts = {f"train_{k}": mean(v) for k, v in train.items()}
     out = {
         "epoch": epoch,
         "lr": lr,
-        "train_loss": mean(sum(train.values())),
+        "train_loss": mean(sum(v for k, v in train.items() if k not in aside)),
         "val_loss": val.loss,
         "val_mae": val.mae,
         "clips_per_s": clips_per_s,

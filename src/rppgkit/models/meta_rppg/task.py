@@ -63,6 +63,7 @@ class MetaRPPGTask(Task):
     """
 
     data = "episodic"
+    aside = ("synthetic",)  # the generator's loss: not what picks the network's best.pt
 
     def __init__(
         self,
