@@ -129,8 +129,10 @@ def test_methods_lists_the_registry() -> None:
         *("physnet", "pos", "rppgnet", "stven+rppgnet"),
     ]
     shipped = [line for line in stdout.splitlines() if "shipped weights, or --weights" in line]
-    assert [line.split()[0] for line in shipped] == ["physnet", "rppgnet", "stven+rppgnet"]
-    for needs in ("autohr", "lfa-rea", "meta-rppg"):
+    assert [line.split()[0] for line in shipped] == [
+        *("meta-rppg", "physnet", "rppgnet", "stven+rppgnet")
+    ]
+    for needs in ("autohr", "lfa-rea"):
         assert "needs --weights" in next(line for line in stdout.splitlines() if needs in line)
 
 

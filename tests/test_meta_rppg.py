@@ -30,6 +30,7 @@ from rppgkit.models.meta_rppg.loss import (
 from rppgkit.models.meta_rppg.network import SyntheticGradient, temporal_centre
 from rppgkit.models.task import Stepper, Task
 from rppgkit.models.zoo import shipped_weights
+from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import train
 from rppgkit.train.config import OptimConfig, validate
@@ -349,8 +350,21 @@ def test_adapt_command_saves_a_checkpoint_for_measure(
         "adapt", video, "-o", tmp_path / "x.pt", "-m", "physnet", "--weights", physnet
     )
     assert_user_error(code, stderr, "does not adapt to unlabelled video")
-    code, _, stderr = run("adapt", video, "-o", tmp_path / "x.pt")
-    assert_user_error(code, stderr, "rppgkit ships no weights for 'meta-rppg'")
+    code, _, stderr = run("adapt", video, "-o", tmp_path / "x.pt", "-m", "autohr")
+    assert_user_error(code, stderr, "rppgkit ships no weights for 'autohr'")
+
+
+def test_shipped_weights_read_a_synthetic_clip_and_adapt_from_it(
+    video: Path, tmp_path: Path
+) -> None:
+    # trained on generator 1's training split (docs/weights.md); this clip's subject, length
+    # and size are none of that split's
+    truth = json.loads((video.parent / "meta.json").read_text())["mean_hr_bpm"]
+    reading = measure(video, Options(method="meta-rppg", adapt=False, window_s=4))
+    assert reading.heart_rate.bpm == pytest.approx(truth, abs=2.0)
+    code, _, stderr = run("adapt", video, "-o", tmp_path / "person.pt")
+    assert code == 0, stderr
+    assert load_checkpoint(tmp_path / "person.pt")["model"]["name"] == "meta-rppg"
 
 
 def test_adapt_refuses_videos_it_cannot_read_and_writes_nothing(

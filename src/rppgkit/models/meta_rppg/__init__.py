@@ -16,6 +16,6 @@ register_method(
         network="rppgkit.models.meta_rppg.network:MetaRPPG",
         task="rppgkit.models.meta_rppg.task:MetaRPPGTask",
         description="Meta-rPPG transductive meta-learner (Lee et al., ECCV 2020)",
-        weights=None,
+        weights="meta-rppg-synthetic.pt",
     )
 )
