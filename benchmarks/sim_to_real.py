@@ -43,7 +43,7 @@ from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
 CLASSIC = ("pos", "chrom")
-NETWORKS = ("physnet", "rppgnet", "stven+rppgnet")
+NETWORKS = ("physnet", "rppgnet", "stven+rppgnet", "meta-rppg")
 WITHIN_BPM = 3.0
 REALDEV = Path("benchmarks/realdev/data")
 
