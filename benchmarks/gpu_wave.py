@@ -313,12 +313,14 @@ def render(work: Path, workers: int, extra: int, tiny: bool) -> None:
 
 def warm_caches(jobs: list[Job], work: Path, workers: int) -> int:
     """Cut every job's clips once, all cores at a time, before the jobs start (jobs that share
-    a clip format would otherwise each cut the same videos); the number of recordings cut."""
-    from rppgkit.clip.cache import _key, prepare_one
+    a clip format would otherwise each cut the same videos); the number of recordings listed.
+    Jobs whose clips differ only in length or normalisation share the cached crops, which
+    `prepare` then finds in place."""
+    from rppgkit.clip.cache import prepare
     from rppgkit.train import load_config
     from rppgkit.train.data import resolve_splits
 
-    wanted = {}
+    groups: dict[tuple, dict[Path, object]] = {}
     for job in jobs:
         items = [
             o.replace("{work}", str(work))
@@ -331,17 +333,14 @@ def warm_caches(jobs: list[Job], work: Path, workers: int) -> int:
         except Exception as exc:  # the job itself will fail and log why
             print(f"{job.name}: cannot list its data: {exc}", flush=True)
             continue
-        spec = cfg.clip.spec()
+        group = groups.setdefault((cfg.clip.spec(), cfg.cache, cfg.detector, cfg.roi), {})
         for recs in splits.values():
-            for rec in recs:
-                key = _key(rec, spec, cfg.detector, cfg.roi)  # crops: not frames, not norm
-                wanted[key] = (rec, spec, Path(cfg.cache), cfg.detector, cfg.roi)
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(prepare_one, *zip(*wanted.values())))
-    bad = [r for r in results if isinstance(r, str)]
-    if bad:
-        print(f"{len(bad)} recordings could not be cut, e.g.: {bad[0]}", flush=True)
-    return len(results)
+            group.update((rec.video, rec) for rec in recs)
+    for (spec, cache, detector, roi), recs in groups.items():
+        _, skipped = prepare(list(recs.values()), spec, cache, workers, detector, roi=roi)
+        if skipped:
+            print(f"{len(skipped)} recordings could not be cut, e.g.: {skipped}", flush=True)
+    return sum(len(recs) for recs in groups.values())
 
 
 @dataclass
@@ -462,7 +461,7 @@ def main() -> None:
     rendered = time.monotonic() - start
     cut = warm_caches(jobs, args.work, args.workers)
     prepared = time.monotonic() - start - rendered
-    print(f"data ready in {rendered:.0f} s, {cut} clip sets cut in {prepared:.0f} s", flush=True)
+    print(f"data ready in {rendered:.0f} s, clips of {cut} videos in {prepared:.0f} s", flush=True)
     budget = args.end_by - (time.monotonic() - start) - PACK_S
     print(f"training budget {budget:.0f} s", flush=True)
     summary = {"render_s": rendered, "cut_s": prepared, "budget_s": budget, "jobs": {}}
