@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autohr_ablation import ABLATIONS
 from rppgkit.synth import write_synth, write_training_set
 from rppgkit.synth.suite import TRAINING_SPLITS, training_config
 
@@ -92,19 +93,6 @@ META_RECIPE = [  # the features standardised over frames learn with Adam at 1e-3
 ]
 META_SOURCE = ("baseline", "tone-1", "lighting-1")
 META_TEST = ("baseline", "tone-6", "motion-2")
-HAND_CELL = (  # the autohr-synthetic config's cell with every TDC at one theta (THETA)
-    "model.options.genotype={cells: [{intermediate: ["
-    "[{source: 0, op: tdc_THETA}, {source: 1, op: tdc_THETA}], "
-    "[{source: 1, op: conv_1x3x3_3x1x1}, {source: 2, op: tdc_THETA}], "
-    "[{source: 2, op: skip}, {source: 3, op: tdc_THETA}]], "
-    "output: {source: 4, op: conv_3x3x3}}]}"
-)
-
-
-def _hand(theta: float) -> str:
-    return HAND_CELL.replace("THETA", str(theta))
-
-
 JOBS: list[Job] = [
     # issue 20: the three shipped networks on generator 2
     Job("physnet-v2", "20", "configs/physnet-synthetic-v2.yaml", [*V2, "train.epochs=60"]),
@@ -163,17 +151,8 @@ JOBS: list[Job] = [
         needs=("autohr-search",),
     ),
     *(
-        Job(f"autohr-theta-{t}", "21", "configs/autohr-synthetic.yaml", [*AUTOHR, _hand(t)])
-        for t in (0.0, 0.3, 0.5, 0.7, 1.0)
-    ),
-    *(
-        Job(name, "21", "configs/autohr-synthetic.yaml", [*AUTOHR, _hand(0.5), *change])
-        for name, change in (
-            ("autohr-pearson", ["task.options.frequency=0"]),
-            ("autohr-frequency", ["task.options.pearson=0", "task.options.frequency=1"]),
-            ("autohr-sum", ["task.options.spectrum=sum", "task.options.frequency=1"]),
-            ("autohr-noaug", ["task.options.cutout=0", "task.options.resample=0"]),
-        )
+        Job(f"autohr-{name}", "21", "configs/autohr-synthetic.yaml", [*AUTOHR, *overrides])
+        for name, (_, overrides) in ABLATIONS.items()
     ),
     Job(
         "physnet-v1",

@@ -36,6 +36,7 @@ from rppgkit.errors import RppgError
 from rppgkit.estimators import reads_crops
 from rppgkit.evaluate import evaluate
 from rppgkit.fileio import write_json, write_text
+from rppgkit.models.method import METHODS
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import Options, analyse
 from rppgkit.synth import write_suite, write_training_set
@@ -43,7 +44,6 @@ from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
 CLASSIC = ("pos", "chrom")
-NETWORKS = ("physnet", "rppgnet", "stven+rppgnet", "meta-rppg")
 WITHIN_BPM = 3.0
 REALDEV = Path("benchmarks/realdev/data")
 
@@ -92,10 +92,10 @@ def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[st
 
 
 def method_options(overrides: dict[str, str], only: list[str]) -> dict[str, Options]:
-    """Options of each method measured: POS, CHROM and every network with weights (those in
-    `only`, when given)."""
+    """Options of each method measured: POS, CHROM and every registered pulse network with
+    weights, shipped or named in `overrides` (those in `only`, when given)."""
     methods = {name: Options(method=name) for name in CLASSIC}
-    for name in NETWORKS:
+    for name in (name for name, method in METHODS.items() if method.pulse):
         weights = overrides.get(name) or shipped_weights(name)
         if weights:
             methods[name] = Options(method=name, weights=str(weights))

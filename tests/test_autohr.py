@@ -4,6 +4,7 @@ Everything runs on tiny clips."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from rppgkit.models.checkpoint import load_checkpoint
 from rppgkit.models.inference import load_network, network_pulse
 from rppgkit.models.losses import frequency_ce, hr_class
 from rppgkit.models.task import Stepper, total
+from rppgkit.models.zoo import shipped_weights
+from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train.config import OptimConfig, validate
 from rppgkit.train.optim import make_optimizer
@@ -337,3 +340,14 @@ def test_frequency_ce_normalisation_matches_a_hand_computation(normalise: str) -
     assert float(got) == pytest.approx(want, rel=1e-4)
     if normalise == "sum":  # logits summing to one, the power spread: the softmax is flat
         assert float(got) == pytest.approx(math.log(len(bpm)), abs=0.02)
+
+
+def test_shipped_weights_read_a_synthetic_clip(tmp_path: Path) -> None:
+    # trained on generator 1's training split (docs/weights.md); this clip's subject, length
+    # and size are none of that split's
+    write_synth(SynthConfig(width=160, height=120, duration_s=5, seed=9), tmp_path, masks=False)
+    truth = json.loads((tmp_path / "meta.json").read_text())["mean_hr_bpm"]
+    reading = measure(tmp_path / "video.mkv", Options(method="autohr", window_s=4))
+    assert reading.heart_rate.bpm == pytest.approx(truth, abs=2.0)
+    checkpoint = load_checkpoint(shipped_weights("autohr"))
+    assert checkpoint["config"]["task"]["options"]["frequency"] == 0.02

@@ -350,8 +350,8 @@ def test_adapt_command_saves_a_checkpoint_for_measure(
         "adapt", video, "-o", tmp_path / "x.pt", "-m", "physnet", "--weights", physnet
     )
     assert_user_error(code, stderr, "does not adapt to unlabelled video")
-    code, _, stderr = run("adapt", video, "-o", tmp_path / "x.pt", "-m", "autohr")
-    assert_user_error(code, stderr, "rppgkit ships no weights for 'autohr'")
+    code, _, stderr = run("adapt", video, "-o", tmp_path / "x.pt", "-m", "lfa-rea")
+    assert_user_error(code, stderr, "rppgkit ships no weights for 'lfa-rea'")
 
 
 def test_shipped_weights_read_a_synthetic_clip_and_adapt_from_it(

@@ -15,7 +15,7 @@ register_method(
         network="rppgkit.models.autohr.network:DerivedNet",
         task="rppgkit.models.autohr.task:AutoHRTask",
         description="AutoHR searched 3-D CNN with TDC (Yu et al., IEEE SPL 2020)",
-        weights=None,
+        weights="autohr-synthetic.pt",
     )
 )
 NETWORKS.add("autohr-supernet", "rppgkit.models.autohr.search_space:SuperNet")
