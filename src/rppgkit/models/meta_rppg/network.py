@@ -2,8 +2,8 @@
 
 - Feature extractor f_theta: five stages of a per-frame 1x3x3 convolution, BatchNorm, 1x2x2
   average pooling and ReLU (3 -> 32 -> 48 -> 64 -> 80 -> 120 channels), then the spatial mean:
-  features ``z`` ``[B, T, 120]``, one vector per frame. Pools round up, so crops of any size
-  of at least 1 px pass (the paper's are 64 px). Its input is the clip with each pixel's mean
+  features ``z`` ``[B, T, 120]``, one vector per frame. Pools round up and stop at 1 px, so
+  crops of any size pass (the paper's are 64 px). Its input is the clip with each pixel's mean
   over the clip removed, rescaled to unit variance (`temporal_centre`): the pulse is ~0.5% of a
   frame, under the face's static appearance, and per-frame convolutions on the frames as they
   are gave features whose change over time was too small for the estimator to read (it learnt
@@ -33,12 +33,21 @@ from rppgkit.models.meta_rppg.loss import LEVELS, decode
 CHANNELS = (32, 48, 64, 80, 120)  # the extractor's stages; the last is the feature width
 
 
+class HalveSpace(nn.Module):
+    """1x2x2 average pooling, rounding up, that leaves a side of 1 px as it is: small crops
+    pass all five stages."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = (1, min(2, x.shape[3]), min(2, x.shape[4]))
+        return nn.functional.avg_pool3d(x, kernel, ceil_mode=True)
+
+
 def _stage(cin: int, cout: int) -> nn.Sequential:
     """One extractor stage: 1x3x3 convolution, BatchNorm, 1x2x2 average pooling, ReLU."""
     return nn.Sequential(
         nn.Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1)),
         nn.BatchNorm3d(cout),
-        nn.AvgPool3d((1, 2, 2), ceil_mode=True),
+        HalveSpace(),
         nn.ReLU(inplace=True),
     )
 
