@@ -130,7 +130,9 @@ def ladder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ladder_levels_are_cut_at_the_originals_face_track(ladder: Path, tmp_path: Path) -> None:
     recs = load_dataset("ladder", ladder / "ladder")
     assert [level_index(r.group) for r in recs[:2]] == [0, 1]
-    assert source_id(recs[1].id) == source_id(recs[0].id) == "s0" and recs[1].clean == recs[0].video
+    assert [source_id(r.id, r.group) for r in recs[:2]] == ["s0", "s0"]
+    assert recs[1].clean == recs[0].video
+    assert source_id("train/2-x264-500k/baseline/s3", "2-x264-500k") == "train/baseline/s3"
     with pytest.raises(RppgError, match="not a compression-ladder level"):
         level_index("baseline")
     spec = ClipSpec(**SPEC)

@@ -35,7 +35,14 @@ from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import augment, load_config, train
 from rppgkit.train.config import validate
-from rppgkit.train.data import ClipDataset, EpisodeDataset, GlobalBatchSampler, make_dataset
+from rppgkit.train.data import (
+    ClipDataset,
+    EpisodeDataset,
+    GlobalBatchSampler,
+    keep_share,
+    make_dataset,
+    resolve_splits,
+)
 
 TINY = {
     "clip": {"frames": 32, "size": 16, "fs": 30.0},
@@ -69,6 +76,41 @@ def tiny_config(data: Path, out: Path, **train: object) -> dict:
         "train": {"epochs": 2, "batch_size": 4, "threads": 1, **train},
         "log": {"out": str(out), "progress": False},
     }
+
+
+# --- splits ----------------------------------------------------------------------------------
+
+
+def test_sources_whose_ids_repeat_get_their_folders_name(data: Path, tmp_path: Path) -> None:
+    for folder in ("a/cond", "b/other"):  # two condition folders, both holding s3
+        shutil.copytree(data / "val", tmp_path / folder)
+
+    def val_ids(*folders: str) -> list[str]:
+        config = tiny_config(data, tmp_path / "run")
+        config["data"]["val"] = [
+            {"dataset": "synthetic", "root": str(tmp_path / f)} for f in folders
+        ]
+        return [r.id for r in resolve_splits(validate(config).data)["val"]]
+
+    assert val_ids("a/cond") == ["s3"]  # no repeat: ids unchanged
+    assert val_ids("a/cond", "b/other") == ["cond/s3", "other/s3"]
+    with pytest.raises(DatasetError, match="recording ids repeat across the data sources"):
+        val_ids("a/cond", "a/cond")  # the same folder twice: its name cannot tell them apart
+
+
+def test_a_share_of_a_ladder_keeps_each_videos_levels_together() -> None:
+    levels = ("0-original", "1-x264-250k", "2-x265-250k")
+    recs = [
+        Recording("ladder", f"{level}/s{i}", f"s{i}", Path(f"{level}-{i}.mkv"), group=level)
+        for i in range(6)
+        for level in levels
+    ]
+    kept = keep_share(recs, 0.5)
+    subjects = {r.subject for r in kept}
+    assert len(subjects) == 3  # half of the six videos, each at every level
+    assert sorted((r.subject, r.group) for r in kept) == sorted(
+        (s, level) for s in subjects for level in levels
+    )
 
 
 # --- clips -----------------------------------------------------------------------------------

@@ -175,6 +175,10 @@ def level_index(group: str) -> int:
     return int(head)
 
 
-def source_id(recording_id: str) -> str:
-    """The original recording's id of a ladder recording ("2-x264-500k/s3" -> "s3")."""
-    return recording_id.split("/", 1)[-1]
+def source_id(recording_id: str, level: str) -> str:
+    """The original recording's id of a ladder recording: its id less its level (its group)
+    ("2-x264-500k/baseline/s3" -> "baseline/s3"; an id a data config prefixed with its folder
+    keeps it: "train/2-x264-500k/s3" -> "train/s3")."""
+    parts = recording_id.split("/")
+    parts.remove(level)
+    return "/".join(parts)

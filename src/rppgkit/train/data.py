@@ -11,6 +11,8 @@ the order of an uninterrupted one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,7 +42,8 @@ def resolve_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
 
 def keep_share(recordings: list[Recording], share: float, seed: int = 0) -> list[Recording]:
     """A seeded share of the recordings, for label-efficiency runs (fine-tuning on 10% of the
-    labelled recordings).
+    labelled recordings). A compression ladder's levels of one video are kept or dropped
+    together, so every kept re-encoding keeps its original.
 
     Parameters
     ----------
@@ -58,9 +61,15 @@ def keep_share(recordings: list[Recording], share: float, seed: int = 0) -> list
     """
     if share >= 1 or not recordings:
         return recordings
-    order = np.random.default_rng(seed).permutation(len(recordings))
-    kept = set(order[: max(1, round(share * len(recordings)))].tolist())
-    return [rec for i, rec in enumerate(recordings) if i in kept]
+    units = list(dict.fromkeys(_share_unit(rec) for rec in recordings))
+    order = np.random.default_rng(seed).permutation(len(units))
+    kept = {units[i] for i in order[: max(1, round(share * len(units)))]}
+    return [rec for rec in recordings if _share_unit(rec) in kept]
+
+
+def _share_unit(rec: Recording) -> str:
+    """What `keep_share` keeps or drops whole: a ladder's source video, else the recording."""
+    return source_id(rec.id, rec.group) if rec.dataset == "ladder" else rec.id
 
 
 def _named_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
@@ -78,14 +87,33 @@ def _named_splits(cfg: DataConfig) -> dict[str, list[Recording]]:
         return split_by_rule(recordings, {k: rule[k] for k in SPLITS}, rule["seed"])
     out: dict[str, list[Recording]] = {}
     for name in SPLITS:
-        recs: list[Recording] = []
+        parts: dict[str, list[Recording]] = {}
         for source in getattr(cfg, name):
             found = load_dataset(source.dataset, source.root)
             if source.subjects is not None:
                 found = split_by_list(found, {name: source.subjects})[name]
-            recs.extend(found)
-        out[name] = recs
+            parts.setdefault(Path(source.root).name, []).extend(found)
+        out[name] = _unique_ids(parts)
     return out
+
+
+def _unique_ids(parts: dict[str, list[Recording]]) -> list[Recording]:
+    """The recordings of several sources (by folder name), each id prefixed by its folder's
+    name where ids would repeat (two condition folders both holding "s8"); refused if that
+    still does."""
+    recordings = [rec for found in parts.values() for rec in found]
+    ids = [rec.id for rec in recordings]
+    if len(set(ids)) == len(ids):
+        return recordings
+    renamed = [replace(rec, id=f"{folder}/{rec.id}") for folder, f in parts.items() for rec in f]
+    ids = [rec.id for rec in renamed]
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        raise DatasetError(
+            f"recording ids repeat across the data sources ({_named(repeated)}); list each "
+            "folder once, or give the folders distinct names"
+        )
+    return renamed
 
 
 class EpochDataset(Dataset):
@@ -225,7 +253,7 @@ class PairedClipDataset(EpochDataset):
         self.spec = spec
         by_source: dict[str, dict[int, CachedRecording]] = {}
         for rec in recordings:
-            by_source.setdefault(source_id(rec.id), {})[level_index(rec.group)] = rec
+            by_source.setdefault(source_id(rec.id, rec.group), {})[level_index(rec.group)] = rec
         self.pairs: list[tuple[CachedRecording, CachedRecording, int]] = []
         self.items: list[tuple[int, int]] = []
         for source, levels in by_source.items():
