@@ -87,13 +87,17 @@ def run_one(name: str, out: Path, extra: list[str]) -> int:
     return 0
 
 
-def _cell(metrics: dict, key: str, name: str) -> str:
+def _cell(metrics: dict, key: str, name: str, interval: bool = False) -> str:
     entry = metrics["methods"].get(key, {}).get("window", {}).get(name)
-    return "-" if entry is None else f"{entry['value']:.2f}"
+    if entry is None:
+        return "-"
+    bounds = f" [{entry['low']:.2f}, {entry['high']:.2f}]" if interval else ""
+    return f"{entry['value']:.2f}{bounds}"
 
 
 def table(out: Path) -> str:
-    """Markdown rows of every evaluated ablation: per-window MAE / RMSE / r, and per condition."""
+    """Markdown rows of every evaluated ablation: per-window MAE (95% bootstrap interval),
+    RMSE, r, and MAE per condition."""
     conditions = sorted(p.name for p in Path(TEST).iterdir() if p.is_dir())
     head = ["run", "change", "MAE", "RMSE", "r", *(f"{c} MAE" for c in conditions)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -102,7 +106,8 @@ def table(out: Path) -> str:
         if not path.exists():
             continue
         m = json.loads(path.read_text())
-        cells = [_cell(m, "autohr", k) for k in ("mae", "rmse", "pearson_r")]
+        cells = [_cell(m, "autohr", "mae", interval=True)]
+        cells += [_cell(m, "autohr", k) for k in ("rmse", "pearson_r")]
         cells += [_cell(m, f"autohr @ {c}", "mae") for c in conditions]
         rows.append("| " + " | ".join([name, change, *cells]) + " |")
     return "\n".join(rows)
