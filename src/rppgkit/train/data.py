@@ -10,6 +10,7 @@ the order of an uninterrupted one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -102,18 +103,21 @@ def _unique_ids(parts: dict[str, list[Recording]]) -> list[Recording]:
     name where ids would repeat (two condition folders both holding "s8"); refused if that
     still does."""
     recordings = [rec for found in parts.values() for rec in found]
-    ids = [rec.id for rec in recordings]
-    if len(set(ids)) == len(ids):
+    if not _repeated(recordings):
         return recordings
     renamed = [replace(rec, id=f"{folder}/{rec.id}") for folder, f in parts.items() for rec in f]
-    ids = [rec.id for rec in renamed]
-    if len(set(ids)) != len(ids):
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+    repeated = _repeated(renamed)
+    if repeated:
         raise DatasetError(
             f"recording ids repeat across the data sources ({_named(repeated)}); list each "
             "folder once, or give the folders distinct names"
         )
     return renamed
+
+
+def _repeated(recordings: list[Recording]) -> list[str]:
+    """The ids that more than one of `recordings` has, sorted."""
+    return sorted(i for i, n in Counter(rec.id for rec in recordings).items() if n > 1)
 
 
 class EpochDataset(Dataset):
