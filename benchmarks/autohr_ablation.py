@@ -16,14 +16,21 @@ A run whose metrics.json exists is not run again. Prints a markdown table; write
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from trainings import (
+    conditions,
+    markdown,
+    report,
+    score_cells,
+    score_head,
+    train_and_evaluate,
+)
+
 CONFIG = "configs/autohr-synthetic.yaml"
-TEST = "benchmarks/out/autohr/data/test"
+TEST = Path("benchmarks/out/autohr/data/test")
 HAND_CELL = (  # the autohr-synthetic config's cell with every TDC at one theta (THETA)
     "model.options.genotype={cells: [{intermediate: ["
     "[{source: 0, op: tdc_THETA}, {source: 1, op: tdc_THETA}], "
@@ -59,58 +66,20 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
 
 def run_one(name: str, out: Path, extra: list[str]) -> int:
     """Train and evaluate one ablation; its logs go to OUT/NAME.log. Returns the exit code."""
-    run, evaluated = out / name, out / f"eval-{name}"
-    if (evaluated / "metrics.json").exists():
-        return 0
-    overrides = [*ABLATIONS[name][1], f"log.out={run}", "train.threads=1", *extra]
-    with open(out / f"{name}.log", "a") as log:
-        steps = (
-            ["rppgkit", "train", CONFIG, *overrides],
-            [
-                "rppgkit",
-                "evaluate",
-                TEST,
-                "-d",
-                "synthetic",
-                "-m",
-                "autohr",
-                "--weights",
-                str(run / "best.pt"),
-                "-o",
-                str(evaluated),
-            ],
-        )
-        for step in steps:
-            code = subprocess.call(step, stdout=log, stderr=subprocess.STDOUT)
-            if code:
-                return code
-    return 0
-
-
-def _cell(metrics: dict, key: str, name: str, interval: bool = False) -> str:
-    entry = metrics["methods"].get(key, {}).get("window", {}).get(name)
-    if entry is None:
-        return "-"
-    bounds = f" [{entry['low']:.2f}, {entry['high']:.2f}]" if interval else ""
-    return f"{entry['value']:.2f}{bounds}"
+    overrides = [*ABLATIONS[name][1], "train.threads=1", *extra]
+    return train_and_evaluate(CONFIG, overrides, out / name, "autohr", TEST, out / f"{name}.log")
 
 
 def table(out: Path) -> str:
     """Markdown rows of every evaluated ablation: per-window MAE (95% bootstrap interval),
     RMSE, r, and MAE per condition."""
-    conditions = sorted(p.name for p in Path(TEST).iterdir() if p.is_dir())
-    head = ["run", "change", "MAE", "RMSE", "r", *(f"{c} MAE" for c in conditions)]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    kinds = conditions(TEST)
+    rows = []
     for name, (change, _) in ABLATIONS.items():
-        path = out / f"eval-{name}" / "metrics.json"
-        if not path.exists():
-            continue
-        m = json.loads(path.read_text())
-        cells = [_cell(m, "autohr", "mae", interval=True)]
-        cells += [_cell(m, "autohr", k) for k in ("rmse", "pearson_r")]
-        cells += [_cell(m, f"autohr @ {c}", "mae") for c in conditions]
-        rows.append("| " + " | ".join([name, change, *cells]) + " |")
-    return "\n".join(rows)
+        cells = score_cells(out / name, "autohr", kinds)
+        if cells is not None:
+            rows.append([name, change, *cells])
+    return markdown(["run", "change", *score_head(kinds)], rows)
 
 
 def main() -> int:
@@ -124,13 +93,7 @@ def main() -> int:
     names = args.only or list(ABLATIONS)
     with ThreadPoolExecutor(args.jobs) as pool:
         codes = dict(zip(names, pool.map(lambda n: run_one(n, args.out, args.overrides), names)))
-    failed = {n: c for n, c in codes.items() if c}
-    report = table(args.out)
-    (args.out / "ablation.md").write_text(report + "\n")
-    print(report)
-    if failed:
-        print(f"failed (see OUT/NAME.log): {failed}", file=sys.stderr)
-    return 1 if failed else 0
+    return report(table(args.out), args.out / "ablation.md", codes)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autohr_ablation import ABLATIONS
+from lfa_rea import RUNS as LFA_REA_RUNS
+from lfa_rea import Run
 from rppgkit.synth import write_synth, write_training_set
 from rppgkit.synth.suite import TRAINING_SPLITS, training_config
 
@@ -91,6 +93,15 @@ META_RECIPE = [  # the features standardised over frames learn with Adam at 1e-3
     "data.clip.size=64",
     "task.options.pretrain_steps=400",
 ]
+
+
+def _lfa_start(run: Run) -> list[str]:
+    """Where an lfa-rea fine-tuning starts: the wave's self-supervised run, or random weights."""
+    if run.kind != "tune":
+        return []
+    return [f"task.options.pretrained={'{need:lfa-rea-ssl}' if run.pretrained else 'null'}"]
+
+
 META_SOURCE = ("baseline", "tone-1", "lighting-1")
 META_TEST = ("baseline", "tone-6", "motion-2")
 JOBS: list[Job] = [
@@ -160,47 +171,20 @@ JOBS: list[Job] = [
         "configs/physnet-synthetic.yaml",
         [*V1, "data.step=64", "train.epochs=60"],
     ),
-    # issue 22: self-supervised, then fine-tuned; ablations
-    Job("lfa-rea", "22", "configs/lfa-rea-synthetic.yaml", [*V1, "train.epochs=200"], stop=0.6),
+    # issue 22: lfa-rea's runs (benchmarks/lfa_rea.py): self-supervised and its ablations, then
+    # fine-tuned from it; from scratch; PhysNet is physnet-v1 (issue 21)
     *(
         Job(
-            f"lfa-rea-tune-{share}",
+            f"lfa-rea-{name}",
             "22",
-            "configs/lfa-rea-finetune-synthetic.yaml",
-            [
-                *V1,
-                "train.epochs=200",
-                f"data.train_share={share}",
-                "task.options.pretrained={need:lfa-rea}",
-            ],
-            start=0.6,
-            needs=("lfa-rea",),
+            run.config,
+            [*V1, "train.epochs=200", *run.overrides, *_lfa_start(run)],
+            start=0.6 if run.pretrained else 0.0,
+            stop=1.0 if run.pretrained else 0.6,
+            needs=("lfa-rea-ssl",) if run.pretrained else (),
         )
-        for share in (0.1, 1.0)
-    ),
-    Job(
-        "lfa-rea-no-lfa",
-        "22",
-        "configs/lfa-rea-synthetic.yaml",
-        [*V1, "train.epochs=200", "task.options.lfa=false"],
-        stop=0.6,
-    ),
-    Job(
-        "lfa-rea-one-expert",
-        "22",
-        "configs/lfa-rea-synthetic.yaml",
-        [*V1, "train.epochs=200", "model.options.grid=1"],
-        stop=0.6,
-    ),
-    *(
-        Job(
-            f"lfa-rea-no-{loss}",
-            "22",
-            "configs/lfa-rea-synthetic.yaml",
-            [*V1, "train.epochs=200", f"task.options.{loss}=0"],
-            stop=0.6,
-        )
-        for loss in ("fr",)  # the loss the authors' code left without a gradient
+        for name, run in LFA_REA_RUNS.items()
+        if run.kind != "physnet"
     ),
     # issue 23: Meta-rPPG under the domain shift, and its labelled upper bound
     Job(

@@ -20,8 +20,11 @@ whose output is flat has no HR and is marked failed); and the adaptation's cost
 (`timings.adaptation_s` of a 60 s measurement with `last.pt`: the cost does not depend on the
 weights).
 
-Usage: python benchmarks/meta_rppg_shift.py [--work benchmarks/out/meta-shift] [--workers 2]
-       [key=value ...]   (config overrides for both trainings, e.g. train.threads=1)
+Usage: python benchmarks/meta_rppg_shift.py [--work benchmarks/out/meta-shift]
+       [--data benchmarks/out/meta-shift/data] [--workers 2]
+       [key=value ...]   (config overrides for both trainings, e.g. train.threads=1 train.seed=1)
+The videos stay in `--data` (the folder the config's data paths name), so another seed or
+optimiser needs only a new `--work`.
 Writes `<work>/table.md` and `<work>/results.json`.
 """
 
@@ -135,13 +138,20 @@ def _cell(figures: dict | str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/meta-shift"))
+    parser.add_argument("--data", type=Path, default=Path("benchmarks/out/meta-shift/data"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="key=value for both trainings' configs")
     args = parser.parse_args()
-    data = args.work / "data"
+    data = args.data
     with ProcessPoolExecutor(args.workers) as pool:
         list(pool.map(render, jobs(data)))
-    source = train(args.work, "source", *args.overrides)
+    source = train(
+        args.work,
+        "source",
+        f"data.train=[{_sources(data, 'train', SOURCE)}]",
+        f"data.val=[{_sources(data, 'val', ('baseline',))}]",
+        *args.overrides,
+    )
     upper = train(
         args.work,
         "labelled-target",

@@ -493,6 +493,24 @@ def test_augmented_clips_repeat_per_epoch_and_index(data: Path, tmp_path: Path) 
         )
 
 
+@pytest.mark.parametrize(
+    ("model", "clip", "message"),
+    [
+        ("physnet", {"size": 8}, r"^PhysNet halves space four times: .* 16 px or more, not 8;"),
+        ("physnet", {"frames": 30}, r"^PhysNet .* a clip length divisible by 4, not 30;"),
+    ],
+)
+def test_training_refuses_clips_the_network_cannot_read(
+    data: Path, tmp_path: Path, model: str, clip: dict, message: str
+) -> None:
+    config = tiny_config(data, tmp_path / "run")
+    config["model"]["name"] = model
+    config["data"]["clip"] = {**TINY["clip"], **clip}
+    with pytest.raises(RppgError, match=message + " change data.clip in the config$"):
+        train(validate(config))
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
 def test_global_batches_split_over_processes() -> None:
     one = list(GlobalBatchSampler(10, 4, 0, 1, seed=3))
     two = [GlobalBatchSampler(10, 4, r, 2, seed=3) for r in range(2)]

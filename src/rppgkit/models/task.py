@@ -21,6 +21,7 @@ from torch import nn
 
 from rppgkit.clip import ClipSpec
 from rppgkit.datasets.base import DataKind
+from rppgkit.errors import RppgError
 
 Batch = dict[str, torch.Tensor]  # a collated batch: clip [B, 3, T, H, W], label [B, T], ...
 MakeOptimizer = Callable[..., torch.optim.Optimizer]  # (params, **overrides) -> optimiser
@@ -82,7 +83,9 @@ class Task(nn.Module):
         """Before training: load pre-trained parts and freeze what the task does not train."""
 
     def check(self, data: Any) -> None:
-        """Refuse, with a one-line RppgError, training data the task cannot learn from."""
+        """Refuse, with a one-line RppgError, training data the task cannot learn from; by
+        default, clips the network says it cannot read (`check_clip`)."""
+        check_clip(self.network, data.spec)
 
     def optimizers(self, make: MakeOptimizer) -> dict[str, torch.optim.Optimizer]:
         """The optimisers by name; by default one, as configured, over every trainable
@@ -127,3 +130,13 @@ def trainable(module: nn.Module | Iterable[nn.Module]) -> list[nn.Parameter]:
     """The parameters of `module` (or modules) that require gradients."""
     modules = [module] if isinstance(module, nn.Module) else list(module)
     return [p for m in modules for p in m.parameters() if p.requires_grad]
+
+
+def check_clip(network: nn.Module, spec: ClipSpec) -> None:
+    """RppgError if `network` has a ``clip_problem(frames, size)`` that finds one in `spec`
+    (a network whose pooling needs a least crop size or a clip length multiple says so there,
+    and training refuses the config in one line instead of failing inside a layer)."""
+    rule = getattr(network, "clip_problem", None)
+    problem = rule(spec.frames, spec.size) if rule is not None else None
+    if problem:
+        raise RppgError(f"{type(network).__name__} {problem}; change data.clip in the config")

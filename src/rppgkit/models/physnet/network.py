@@ -13,6 +13,8 @@ from torch import nn
 
 from rppgkit.models.blocks import conv_bn_relu
 
+MIN_SIZE = 16  # px: space is halved four times
+
 
 def _up(channels: int) -> nn.Sequential:
     return nn.Sequential(
@@ -46,6 +48,16 @@ class PhysNet(nn.Module):
         )
         self.decoder = nn.Sequential(_up(width), _up(width))
         self.head = nn.Conv3d(width, 1, 1)
+
+    @staticmethod
+    def clip_problem(frames: int, size: int) -> str | None:
+        """What keeps PhysNet from reading clips of `frames` x `size` px (four halvings of
+        space, two of time), or None."""
+        if size < MIN_SIZE:
+            return f"halves space four times: it needs crops of {MIN_SIZE} px or more, not {size}"
+        if frames % 4:
+            return f"halves time twice, so it needs a clip length divisible by 4, not {frames}"
+        return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing() and x.shape[2] % 4:
