@@ -43,6 +43,7 @@ from rppgkit.train.data import (
     make_dataset,
     resolve_splits,
 )
+from rppgkit.train.history import line
 
 TINY = {
     "clip": {"frames": 32, "size": 16, "fs": 30.0},
@@ -509,6 +510,14 @@ def test_training_refuses_clips_the_network_cannot_read(
     with pytest.raises(RppgError, match=message + " change data.clip in the config$"):
         train(validate(config))
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_progress_line_says_when_no_clip_gave_an_hr() -> None:
+    row = {"epoch": 3, "train_loss": 1.0, "val_loss": 2.0, "val_mae": 4.5, "clips_per_s": 7.0}
+    assert line(row, 10) == (
+        "epoch 3/10: train loss 1.0000, val loss 2.0000, val MAE 4.50 bpm, 7.0 clips/s"
+    )
+    assert "val MAE n/a (no HR from these clips)," in line({**row, "val_mae": float("nan")}, 10)
 
 
 def test_global_batches_split_over_processes() -> None:

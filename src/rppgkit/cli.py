@@ -358,6 +358,7 @@ def train(config: Path, overrides: tuple[str, ...], resume: bool) -> None:
     """Train a network as a config describes; under torchrun, on several processes (DDP)."""
     from rppgkit.train import load_config
     from rppgkit.train import train as run_train
+    from rppgkit.train.history import mae_text
 
     cfg = load_config(config, list(overrides))
     result = run_train(cfg, resume, on_progress=warn)
@@ -366,11 +367,11 @@ def train(config: Path, overrides: tuple[str, ...], resume: bool) -> None:
     if result.best_epoch > 0:
         best = result.history[result.best_epoch - 1]
         echo(
-            f"best epoch {result.best_epoch}: val MAE {best['val_mae']:.2f} bpm, "
+            f"best epoch {result.best_epoch}: val MAE {mae_text(best['val_mae'])}, "
             f"val loss {best['val_loss']:.4f}"
         )
     if result.test is not None:
-        echo(f"test ({result.test.clips} clips, best.pt): MAE {result.test.mae:.2f} bpm")
+        echo(f"test ({result.test.clips} clips, best.pt): MAE {mae_text(result.test.mae)}")
     echo(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}")
 
 

@@ -71,9 +71,15 @@ def line(r: dict[str, float], epochs: int) -> str:
     """The progress line of one epoch."""
     return (
         f"epoch {int(r['epoch'])}/{epochs}: train loss {r['train_loss']:.4f}, "
-        f"val loss {r['val_loss']:.4f}, val MAE {r['val_mae']:.2f} bpm, "
+        f"val loss {r['val_loss']:.4f}, val MAE {mae_text(r['val_mae'])}, "
         f"{r['clips_per_s']:.1f} clips/s"
     )
+
+
+def mae_text(mae: float) -> str:
+    """An HR error for a progress line; NaN (no clip gave an HR: clips too short for one, or a
+    flat output) says so instead of printing ``nan``."""
+    return "n/a (no HR from these clips)" if math.isnan(mae) else f"{mae:.2f} bpm"
 
 
 def to_board(board: Any, r: dict[str, float]) -> None:
