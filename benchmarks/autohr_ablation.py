@@ -20,10 +20,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from rppgkit.fileio import ensure_dir
 from trainings import (
     conditions,
     markdown,
     report,
+    run_main,
     score_cells,
     score_head,
     train_and_evaluate,
@@ -89,7 +91,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(ABLATIONS), default=None)
     parser.add_argument("overrides", nargs="*", help="key=value for every run")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(args.out)
     names = args.only or list(ABLATIONS)
     with ThreadPoolExecutor(args.jobs) as pool:
         codes = dict(zip(names, pool.map(lambda n: run_one(n, args.out, args.overrides), names)))
@@ -97,4 +99,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -31,11 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from rppgkit.fileio import ensure_dir
 from rppgkit.synth import write_training_set
 from trainings import (
     conditions,
     markdown,
     report,
+    run_main,
     score_cells,
     score_head,
     train_and_evaluate,
@@ -131,7 +133,7 @@ def main() -> int:
         parser.add_argument(f"--{kind}", nargs="*", default=[], metavar="K=V")
     parser.add_argument("overrides", nargs="*", help="K=V for every lfa-rea run")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(args.out)
     if not (args.data / "test").is_dir():
         write_training_set(args.data)
     names = args.only or list(RUNS)
@@ -145,4 +147,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -43,6 +43,7 @@ from rppgkit.fileio import write_json, write_text
 from rppgkit.pipeline import Options, measure
 from rppgkit.synth import write_synth
 from rppgkit.synth.suite import suite_config, training_config
+from trainings import run_main
 
 CONFIG = Path("configs/meta-rppg-domain-shift.yaml")
 SOURCE = ("baseline", "tone-1", "lighting-1")
@@ -191,4 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

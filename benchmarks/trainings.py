@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from rppgkit.errors import RppgError
+from rppgkit.fileio import write_text
 
 
 def train_and_evaluate(
@@ -74,12 +78,22 @@ def markdown(head: list[str], rows: list[list[str]]) -> str:
 def report(table: str, path: Path, codes: dict[str, int]) -> int:
     """Write and print `table`; name the runs whose exit `codes` are not 0. The exit code of
     the benchmark: 1 if any run failed."""
-    path.write_text(table + "\n")
+    write_text(path, table + "\n")  # atomic: a stopped run leaves the last whole table
     print(table)
     failed = {name: code for name, code in codes.items() if code}
     if failed:
         print(f"failed (see OUT/NAME.log): {failed}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_main(main: Callable[[], int | None]) -> int:
+    """Run a benchmark's `main`; a user error (RppgError: an unwritable folder, bad data) is one
+    line on stderr and exit code 1, as in the CLI."""
+    try:
+        return main() or 0
+    except RppgError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _cell(methods: dict, key: str, name: str, interval: bool = False) -> str:
