@@ -6,7 +6,8 @@ the task's optimisers with the configured schedule; gradient clipping; mixed pre
 data-parallel training under torchrun (gradients averaged over processes, BatchNorm over the
 global batch); an atomic `last.pt` after every epoch (`resume=True` continues from it) and
 `best.pt` on the best validation figure; `metrics.csv` with every named loss part (and
-TensorBoard if asked); and finally the test split scored with `best.pt`.
+TensorBoard if asked); and finally the test split scored with `best.pt` (without a
+validation split, with `last.pt`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class TrainResult:
     out: Path
     history: list[dict[str, float]]  # one row per epoch, as in metrics.csv
     best_epoch: int
-    test: Score | None  # test-split figures of best.pt
+    test: Score | None  # test-split figures of best.pt (or last.pt: no validation split)
 
 
 def train(
@@ -130,6 +131,11 @@ class _Run:
             progress = self._restore(state, task, opt)
         loaders = self._loaders(task, data["train"])
         val_recs = data["val"]
+        if not val_recs:
+            self.say(
+                "no validation split: no best.pt is picked; last.pt holds the last epoch's "
+                "weights" + (" and scores the test split" if data["test"] else "")
+            )
         board = self._tensorboard() if ctx.main else None
         clock = _Budget(cfg.train.time_limit_min)
         for epoch in range(len(progress.rows), cfg.train.epochs):
@@ -155,7 +161,7 @@ class _Run:
                     save_checkpoint(self._state(task), self.out / "best.pt")
                 self._save_last(task, opt, progress)
                 hist.to_board(board, row)
-            self.say(hist.line(row, cfg.train.epochs))
+            self.say(hist.line(row, cfg.train.epochs, validated=bool(val_recs)))
             clock.lap()
             ctx.barrier()
         if board is not None:
@@ -229,8 +235,11 @@ class _Run:
         write_text(self.out / "metrics.csv", hist.csv_text(progress.rows))
 
     def _test(self, task: Task, recs: list[CachedRecording]) -> Score | None:
-        """Score best.pt on the test split (None without one); write test.csv."""
+        """Score best.pt (last.pt if none was picked) on the test split (None without one);
+        write test.csv."""
         best = self.out / "best.pt"
+        if not best.exists():
+            best = self.out / "last.pt"
         if not recs or not best.exists():
             return None
         load_task_weights(task, load_checkpoint(best), best)

@@ -67,11 +67,15 @@ def row(
     return out | parts | {f"val_{k}": v for k, v in val.parts.items()}
 
 
-def line(r: dict[str, float], epochs: int) -> str:
-    """The progress line of one epoch."""
+def line(r: dict[str, float], epochs: int, validated: bool = True) -> str:
+    """The progress line of one epoch; `validated` False: the run has no validation split."""
+    val = (
+        f"val loss {r['val_loss']:.4f}, val MAE {mae_text(r['val_mae'])}"
+        if validated
+        else "no validation split"
+    )
     return (
-        f"epoch {int(r['epoch'])}/{epochs}: train loss {r['train_loss']:.4f}, "
-        f"val loss {r['val_loss']:.4f}, val MAE {mae_text(r['val_mae'])}, "
+        f"epoch {int(r['epoch'])}/{epochs}: train loss {r['train_loss']:.4f}, {val}, "
         f"{r['clips_per_s']:.1f} clips/s"
     )
 
