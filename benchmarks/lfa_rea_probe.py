@@ -48,11 +48,12 @@ SPLITS = ("train", "val")
 
 
 class Projection(nn.Module):
-    """Clips ``[B, 3, T, H, W]`` -> ``[B, T]``: the mean colour per frame along `direction`."""
+    """Clips ``[B, 3, T, H, W]`` -> ``[B, T]``: the mean colour per frame along `direction`
+    (a unit vector)."""
 
     def __init__(self, direction: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("w", torch.as_tensor(direction / np.linalg.norm(direction)).float())
+        self.register_buffer("w", torch.as_tensor(direction).float())
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bctij,c->bt", clip, self.w) / (clip.shape[-1] * clip.shape[-2])
@@ -143,7 +144,9 @@ def main() -> int:
     rng = np.random.default_rng(0)
     candidates = {k: np.array(v, float) for k, v in NAMED.items()}
     candidates |= {f"random {i}": rng.normal(size=3) for i in range(args.directions)}
-    points = [measure(k, v, data, spec, args.draws) for k, v in candidates.items()]
+    points = [
+        measure(k, v / np.linalg.norm(v), data, spec, args.draws) for k, v in candidates.items()
+    ]
     text = report(points, args.norm)
     write_text(args.out / f"probe-{args.norm}.md", text)
     print(text)

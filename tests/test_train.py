@@ -585,14 +585,19 @@ def test_a_time_limit_ends_the_run_early_as_if_finished(data: Path, tmp_path: Pa
 def test_without_a_validation_split_last_pt_scores_the_test_split(
     data: Path, tmp_path: Path
 ) -> None:
+    import yaml
+
     config = tiny_config(data, tmp_path / "run", epochs=1)
     config["data"]["val"] = []
-    lines: list[str] = []
-    result = train(validate(config), on_progress=lines.append)
-    assert "no validation split: no best.pt is picked" in "\n".join(lines)
-    assert lines[-1].startswith("epoch 1/1: train loss ") and ", no validation split, " in lines[-1]
-    assert not (tmp_path / "run" / "best.pt").exists()
-    assert result.test is not None and result.test.clips > 0  # scored with last.pt
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = CliRunner().invoke(app, ["train", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "no validation split: no best.pt is picked" in done.output
+    assert "epoch 1/1: train loss " in done.output and ", no validation split, " in done.output
+    assert "clips, last.pt): MAE " in done.output  # the test split, scored with last.pt
+    assert done.output.strip().endswith(f"checkpoints: {tmp_path / 'run' / 'last.pt'}")
+    assert not (tmp_path / "run" / "best.pt").exists() and (tmp_path / "run" / "test.csv").exists()
 
 
 def test_two_processes_train_like_one(data: Path, tmp_path: Path) -> None:

@@ -370,9 +370,11 @@ def train(config: Path, overrides: tuple[str, ...], resume: bool) -> None:
             f"best epoch {result.best_epoch}: val MAE {mae_text(best['val_mae'])}, "
             f"val loss {best['val_loss']:.4f}"
         )
+    kept = [result.out / name for name in ("best.pt", "last.pt")]
+    kept = [path for path in kept if path.exists()]
     if result.test is not None:
-        echo(f"test ({result.test.clips} clips, best.pt): MAE {mae_text(result.test.mae)}")
-    echo(f"checkpoints: {result.out / 'best.pt'}, {result.out / 'last.pt'}")
+        echo(f"test ({result.test.clips} clips, {kept[0].name}): MAE {mae_text(result.test.mae)}")
+    echo("checkpoints: " + ", ".join(map(str, kept)))
 
 
 @command
