@@ -17,7 +17,8 @@ generator 2's training subset for STVEN. Test splits are scored where the result
 Usage: python benchmarks/gpu_wave.py --out DIR [--end-by 540] [--workers 16] [--only NAME ...]
        [--tiny]    (--tiny: a few small videos and one-epoch jobs, to try the script on a CPU)
 Results: DIR/runs-<group>.tar.gz (each job's config.yaml, metrics.csv, test.csv, best.pt,
-genotype.yaml; last.pt where the job is a search), DIR/wave.json (timings, exit codes), DIR/log.txt
+genotype.yaml; last.pt where the job is a search or has no validation split), DIR/wave.json
+(timings, exit codes), DIR/log.txt
 """
 
 from __future__ import annotations
@@ -185,6 +186,20 @@ JOBS: list[Job] = [
         )
         for name, run in LFA_REA_RUNS.items()
         if run.kind != "physnet"
+    ),
+    # issue 22: lfa-rea without labels on the real dev set's frames (carried in: fetch.py first;
+    # without them the job fails alone, with its message in its log)
+    Job(
+        "lfa-rea-real",
+        "22",
+        "configs/lfa-rea-realdev.yaml",
+        [
+            "data.cache={work}/cache",
+            "data.clip.size=64",
+            "model.options.width=32",
+            "task.options.lfa_width=32",
+            "train.epochs=400",
+        ],
     ),
     # issue 23: Meta-rPPG under the domain shift, and its labelled upper bound
     Job(
@@ -390,13 +405,16 @@ def run_jobs(jobs: list[Job], work: Path, runs: Path, budget: float, tiny: bool)
 
 
 def pack(runs: Path, out: Path, jobs: list[Job]) -> None:
-    """One tar per issue of what each job wrote that a reader needs (not last.pt)."""
+    """One tar per issue of what each job wrote that a reader needs (last.pt only where no
+    best.pt stands for it)."""
     for group in sorted({j.group for j in jobs}):
         with tarfile.open(out / f"runs-{group}.tar.gz", "w:gz") as tar:
             for job in (j for j in jobs if j.group == group):
                 if (runs / f"{job.name}.log").exists():
                     tar.add(runs / f"{job.name}.log", f"{job.name}/train.log")
-                names = PACKED + (("last.pt",) if job.command == "search" else ())
+                # last.pt where it is the result: a search's, or a run with no validation split
+                last = job.command == "search" or not (runs / job.name / "best.pt").exists()
+                names = PACKED + (("last.pt",) if last else ())
                 for name in names:
                     path = runs / job.name / name
                     if path.exists():

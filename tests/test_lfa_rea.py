@@ -335,7 +335,13 @@ def test_measure_reads_a_video_with_the_tiny_checkpoint(
 
 def test_shipped_configs_describe_runnable_tasks() -> None:
     root = Path(__file__).parents[1] / "configs"
-    for name in ("lfa-rea-synthetic", "lfa-rea-finetune-synthetic", "lfa-rea-ubfc-rppg"):
+    names = (
+        "lfa-rea-synthetic",
+        "lfa-rea-finetune-synthetic",
+        "lfa-rea-ubfc-rppg",
+        "lfa-rea-realdev",
+    )
+    for name in names:
         config = yaml.safe_load((root / f"{name}.yaml").read_text())
         frames = config["data"]["clip"]["frames"]
         if config.get("task", {}).get("name") != "lfa-rea-finetune":
