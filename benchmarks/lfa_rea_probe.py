@@ -128,9 +128,7 @@ def report(points: list[Point], norm: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("benchmarks/out/autohr/data"))
-    parser.add_argument(
-        "--norm", choices=("standardized", "diffnormalized"), default="standardized"
-    )
+    parser.add_argument("--norm", choices=NORMS, default=NORMS[0])
     parser.add_argument("--size", type=int, default=8, help="crop side, px")
     parser.add_argument("--directions", type=int, default=40, help="random ones, besides NAMED")
     parser.add_argument("--draws", type=int, default=3, help="passes over the training windows")
