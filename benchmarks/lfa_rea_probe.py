@@ -125,13 +125,20 @@ def report(points: list[Point], norm: str) -> str:
     return f"{norm} input, {len(points)} directions\n\n{head}\n\n{table}\n"
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("benchmarks/out/autohr/data"))
     parser.add_argument("--norm", choices=NORMS, default=NORMS[0])
     parser.add_argument("--size", type=int, default=8, help="crop side, px")
-    parser.add_argument("--directions", type=int, default=40, help="random ones, besides NAMED")
-    parser.add_argument("--draws", type=int, default=3, help="passes over the training windows")
+    parser.add_argument("--directions", type=count, default=40, help="random ones, besides NAMED")
+    parser.add_argument("--draws", type=count, default=3, help="passes over the training windows")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/lfa-rea-probe"))
     args = parser.parse_args()
     ensure_dir(args.out)

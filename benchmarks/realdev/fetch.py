@@ -37,6 +37,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from rppgkit.errors import RppgError
+from rppgkit.fileio import ensure_dir
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 DOWNLOADS = ".downloads"  # inside the data folder: archives as pip saved them
@@ -312,7 +315,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="where the clip folders go")
     parser.add_argument("--force", action="store_true", help="rewrite clips already there")
     args = parser.parse_args()
-    folders = [fetch_clip(clip, args.data, args.force) for clip in CLIPS]
+    try:
+        ensure_dir(args.data, "choose another --data")  # before anything is downloaded
+        fetch_all(args.data, args.force)
+    except RppgError as error:
+        raise SystemExit(f"error: {error}") from None
+    except OSError as error:  # e.g. the disk filling up
+        raise SystemExit(f"error: {error}; choose another --data") from None
+
+
+def fetch_all(data: Path, force: bool) -> None:
+    """Every clip of `CLIPS` into `data`, the pseudo rule on those without a reference, INDEX.md."""
+    folders = [fetch_clip(clip, data, force) for clip in CLIPS]
     unreferenced = [f for f, c in zip(folders, CLIPS, strict=True) if c.reference == "none"]
     if unreferenced:
         sys.path.insert(0, str(HERE))
@@ -320,8 +334,8 @@ def main() -> None:
 
         for folder in unreferenced:
             label_folder(folder)
-    write_index(args.data)
-    print((args.data / "INDEX.md").read_text())
+    write_index(data)
+    print((data / "INDEX.md").read_text())
 
 
 if __name__ == "__main__":
