@@ -17,8 +17,9 @@ Networks are read with the weights rppgkit ships unless `--weights NAME=PATH` na
 checkpoint; `--label` names the run, so a run before retraining and one after sit side by side
 in `table.md` (every labelled run found under `--work` is a row group).
 
-Usage: python benchmarks/sim_to_real.py [--label shipped] [--weights physnet=run/best.pt ...]
-       [--methods physnet ...] [--seeds 2] [--workers 2] [--work benchmarks/out/sim_to_real]
+Usage: python benchmarks/sim_to_real.py [--label shipped] [--weights physnet=run/best.pt]
+       [--weights rppgnet=...] [--methods physnet ...] [--seeds 2] [--workers 2]
+       [--work benchmarks/out/sim_to_real]
 Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a note, without).
 """
 

@@ -30,7 +30,6 @@ from rppgkit.models.inference import Network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
 from rppgkit.models.method import TASKS
 from rppgkit.models.task import Task
-from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import Options, measure
 from rppgkit.synth import SynthConfig, write_synth
 from rppgkit.train import augment, load_config, train
@@ -662,21 +661,13 @@ def test_measure_and_evaluate_with_weights(
     assert len((tmp_path / "m" / "pulse.csv").read_text().splitlines()) == 1 + 12 * 30
     assert len((tmp_path / "m" / "hr.csv").read_text().splitlines()) == 1 + 3
     # the 1-epoch, width-4 network above cannot read a pulse (its HR is wherever the band's
-    # largest peak falls); a trained one given by --weights reads the video's known rate
+    # largest peak falls); the shipped one reads the video's known rate
     from rppgkit.pulse import heart_rate
 
     truth = np.genfromtxt(long / "ground_truth.csv", delimiter=",", names=True)["pulse"]
     reference = heart_rate(truth, 30.0).bpm  # the same spectral path as the estimate
-    # The shipped PhysNet was trained on generator 1.0's videos, whose pulse had the opposite
-    # sign to real skin, and reads them; on today's videos it is 12 bpm off (docs/weights.md)
-    legacy = tmp_path / "legacy"
-    write_synth(
-        SynthConfig(width=160, height=120, duration_s=12, seed=9, brighten_with_pulse=True),
-        legacy,
-        masks=False,
-    )
-    trained = str(shipped_weights("physnet"))
-    args = ["measure", str(legacy / "video.mkv"), "-m", "physnet", "--weights", trained]
+    # no --weights: the shipped AutoHR, trained on this generator (docs/weights.md)
+    args = ["measure", str(long / "video.mkv"), "-m", "autohr"]
     done = runner.invoke(app, [*args, "-o", str(tmp_path / "s")])
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
@@ -812,12 +803,34 @@ def test_tasks_train_to_the_losses_of_the_engine_before_tasks(
     assert header.split(",") == list(result.history[0])
 
 
-@pytest.mark.parametrize("method", ["physnet", "rppgnet", "stven+rppgnet"])
-def test_shipped_weights_give_the_pulse_of_the_engine_before_tasks(data: Path, method: str):
-    m = measure(data / "test" / "s4" / "video.mkv", Options(method=method, window_s=4))
-    expected = BASELINE["shipped_pulse_every_7th_sample"][method]
+def test_shipped_stven_rppgnet_gives_the_pulse_of_the_engine_before_tasks(data: Path):
+    """The one shipped format-1 file (docs/weights.md) reads as it did before tasks."""
+    m = measure(data / "test" / "s4" / "video.mkv", Options(method="stven+rppgnet", window_s=4))
+    expected = BASELINE["shipped_pulse_every_7th_sample"]["stven+rppgnet"]
     # a standardised pulse: thread counts change float sums by about 1e-6
     np.testing.assert_allclose(m.pulse[::7], expected, rtol=0, atol=2e-5)
+
+
+def test_format_1_checkpoints_read_as_today(checkpoint: Path, data: Path, tmp_path: Path):
+    """Files written before tasks (format 1: "recipe", one optimiser) still load, as the
+    same network: the same pulse from the same video, and a training checkpoint's optimiser
+    and schedule under the task's one network."""
+    state = torch.load(checkpoint, weights_only=True)
+    old = {k: v for k, v in state.items() if k not in ("task", "extra")}
+    old |= {"format": "rppgkit-checkpoint-1", "recipe": state["task"]}
+    torch.save(old, tmp_path / "old.pt")
+    video = data / "test" / "s4" / "video.mkv"
+    pulses = [
+        measure(video, Options(method="physnet", weights=str(p), window_s=4)).pulse
+        for p in (checkpoint, tmp_path / "old.pt")
+    ]
+    np.testing.assert_array_equal(pulses[0], pulses[1])
+    torch.save(
+        old | {"optimizer": {"state": {}}, "scheduler": {"last_epoch": 3}}, tmp_path / "t.pt"
+    )
+    upgraded = load_checkpoint(tmp_path / "t.pt", extra=("optimizers", "schedulers"))
+    assert upgraded["task"] == state["task"] and upgraded["format"] == "rppgkit-checkpoint-2"
+    assert upgraded["schedulers"] == {"network": {"last_epoch": 3}}
 
 
 # --- tasks of every data kind on the one engine ------------------------------------------------
