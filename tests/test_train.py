@@ -26,7 +26,7 @@ from rppgkit.errors import RppgError
 from rppgkit.fileio import content_key, record_files
 from rppgkit.models import create, create_task
 from rppgkit.models.checkpoint import load_checkpoint
-from rppgkit.models.inference import Network, network_pulse
+from rppgkit.models.inference import Network, load_network, network_pulse
 from rppgkit.models.losses import bpm_power, frequency_ce, hr_class, neg_pearson
 from rppgkit.models.method import TASKS
 from rppgkit.models.task import Task
@@ -710,6 +710,8 @@ def test_onnx_export_matches_pytorch(checkpoint: Path, tmp_path: Path) -> None:
     assert report.max_abs_diff < 1e-4
     assert report.input_shape == (2, 3, 32, 16, 16)
     assert (tmp_path / "net.onnx").stat().st_size > 10_000
+    # the network measure shares (cached per file) is left as it was: in eval mode
+    assert not any(m.training for m in load_network(checkpoint).task.modules())
 
 
 def test_missing_tensorboard_is_a_clear_error(data: Path, tmp_path: Path) -> None:
@@ -750,7 +752,6 @@ def test_rppgnet_task_trains_on_skin_labels_and_exports(data: Path, tmp_path: Pa
     state = load_checkpoint(tmp_path / "rppgnet" / "best.pt")
     assert state["task"] == {"name": "rppgnet", "options": {"partitions": False}}
     crops = np.full((100, 16, 16, 3), 128, np.uint8)
-    from rppgkit.models.inference import load_network
 
     net = load_network(tmp_path / "rppgnet" / "best.pt", expect="rppgnet")
     assert network_pulse(net, crops, 30.0).shape == (100,)

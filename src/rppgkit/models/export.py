@@ -51,7 +51,9 @@ def export_onnx(checkpoint: str | os.PathLike, target: str | os.PathLike) -> Exp
         spec = net.spec
         shape = (2, 3, spec.frames, spec.size, spec.size)
         clip = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
-        predictor = _Predictor(net)
+        # a copy in eval mode: the exporter restores the wrapper's mode afterwards, which
+        # would leave the shared, cached network in training mode (BatchNorm on batch stats)
+        predictor = _Predictor(net.copy()).eval()
         with torch.inference_mode():
             expected = predictor(clip).numpy()
         with atomic_path(out) as tmp:
