@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,17 @@ import torch
 from rppgkit.synth import SynthConfig, write_synth
 
 SMALL = {"width": 320, "height": 240}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the Ctrl-C tests interrupt their `rppgkit` processes in any shell.
+
+    A background job of a non-interactive shell (`.ci/run &`) starts with SIGINT ignored, and
+    processes started from it inherit that, so a SIGINT sent to them would be lost. Python's
+    usual handler is reset to the default on exec, as it is under a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def make_synth(root: Path, name: str, **config: object) -> tuple[Path, float]:
