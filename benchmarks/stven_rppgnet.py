@@ -164,7 +164,7 @@ def main() -> None:
             for name, per in ev.metrics.items()
         }
     summary["hr"] = results
-    summary["restoration"] = restoration_by_level(stage_configs(args)["joint"])
+    summary["restoration"] = restoration_by_level(WORK, stage_configs(args)["joint"].data.cache)
     (WORK / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     (WORK / "results.md").write_text(tables(summary))
     print(tables(summary))
@@ -176,17 +176,21 @@ def device() -> str:
     return f"CPU, {torch.get_num_threads()} threads"
 
 
-def restoration_by_level(cfg: Config) -> dict[str, dict[str, float]]:
-    """Per level of the test ladder, for the compressed 64-frame clips and their restorations
-    by the STVEN of stage 2, of the joint stage and of its finishing run: the PSNR (dB, 8-bit
-    peak) against the original's clips, pooled over the level's clips, and the mean Pearson r
-    of the frozen stage-1 rPPGNet's signal with the reference pulse, clip by clip (how much
-    pulse rPPGNet finds in what it is given; "original" is its r on the uncompressed clips)."""
-    stage2 = load_network(WORK / "stven" / "best.pt").model
-    joint = load_network(WORK / "joint" / "best.pt")
+def restoration_by_level(work: Path, cache: str | None) -> dict[str, dict[str, float]]:
+    """Per level of `work`'s test ladder, for the compressed 64-frame clips and their
+    restorations by the STVEN of stage 2, of the joint stage and of its finishing run: the PSNR
+    (dB, 8-bit peak) against the original's clips, pooled over the level's clips, and the mean
+    Pearson r of the frozen stage-1 rPPGNet's signal with the reference pulse, clip by clip (how
+    much pulse rPPGNet finds in what it is given; "original" is its r on the uncompressed clips).
+    `work` holds the stages' folders as this script writes them (stven, joint, joint-finish,
+    ladder/test); another run laid out the same way is measured with
+    `python -c "import sys; sys.path.insert(0, 'benchmarks'); from pathlib import Path;
+    from stven_rppgnet import restoration_by_level as r; print(r(Path('DIR'), 'CACHE'))"`."""
+    stage2 = load_network(work / "stven" / "best.pt").model
+    joint = load_network(work / "joint" / "best.pt")
     stven, rppgnet = joint.model.stven, joint.model.rppgnet
-    finished = load_network(WORK / "joint-finish" / "best.pt").model.stven
-    recs, _ = prepare(load_dataset("ladder", WORK / "ladder" / "test"), joint.spec, cfg.data.cache)
+    finished = load_network(work / "joint-finish" / "best.pt").model.stven
+    recs, _ = prepare(load_dataset("ladder", work / "ladder" / "test"), joint.spec, cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}
     squares = {k: np.zeros(len(RESTORATIONS)) for k in names}
