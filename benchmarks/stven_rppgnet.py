@@ -186,10 +186,10 @@ def restoration_by_level(work: Path, cache: str | None) -> dict[str, dict[str, f
     ladder/test); another run laid out the same way is measured with
     `python -c "import sys; sys.path.insert(0, 'benchmarks'); from pathlib import Path;
     from stven_rppgnet import restoration_by_level as r; print(r(Path('DIR'), 'CACHE'))"`."""
-    stage2 = load_network(work / "stven" / "best.pt").model
+    stage2 = load_network(work / "stven" / "best.pt").task.network
     joint = load_network(work / "joint" / "best.pt")
-    stven, rppgnet = joint.model.stven, joint.model.rppgnet
-    finished = load_network(work / "joint-finish" / "best.pt").model.stven
+    stven, rppgnet = joint.task.network.stven, joint.task.network.rppgnet
+    finished = load_network(work / "joint-finish" / "best.pt").task.network.stven
     recs, _ = prepare(load_dataset("ladder", work / "ladder" / "test"), joint.spec, cache)
     pairs = PairedClipDataset(recs, joint.spec, joint.spec.frames)
     names = {k: rec.group for rec, _, k in pairs.pairs}

@@ -82,7 +82,7 @@ def test_skin_darkens_with_the_pulse_and_non_skin_is_static() -> None:
     assert np.corrcoef(green, video.pulse)[0, 1] < -0.8  # more blood absorbs more light
     far = cv2.dilate(masks[0].astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
     assert (frames[:, far] == frames[0, far]).all()
-    # generator 1.0's sign, kept to check the shipped STVEN+rPPGNet that learnt it
+    # generator 1.0's sign, kept to reproduce the figures of the networks that learnt it
     old, _ = _render(dataclasses.replace(STILL, brighten_with_pulse=True))
     assert np.corrcoef(old[..., 1].astype(float)[:, masks[0]].mean(axis=1), video.pulse)[0, 1] > 0.8
 

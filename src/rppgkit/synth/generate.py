@@ -78,7 +78,8 @@ class SynthConfig:
     seed: int = 0
     brighten_with_pulse: bool = False
     """Render generator 1.0's sign: skin brighter with blood volume, the opposite of real skin.
-    Only for checking the shipped STVEN+rPPGNet, which learnt that sign from 1.0's videos."""
+    Only to reproduce figures of networks that learnt that sign (the files shipped before
+    2026-12-05, in git history; docs/weights.md)."""
     generator: int = 1
     """1: the drawn face with one pulse colour; 2: skin optics, perfusion and transit delay,
     ballistocardiographic motion, blinks, specular reflection and a consumer camera
