@@ -474,6 +474,40 @@ def test_motion_augmentation_moves_the_face_smoothly_inside_the_crop() -> None:
     np.testing.assert_allclose(bright, centre, atol=0.8)  # the mask follows the face
 
 
+def test_flicker_augmentation_wavers_the_light_in_the_pulse_band_in_grey() -> None:
+    n, fs = 300, 30.0
+    rng = np.random.default_rng(4)
+    frames = rng.uniform(60.0, 200.0, (1, 6, 6, 3)) * np.ones((n, 1, 1, 1))  # a still scene
+    label = np.sin(2 * np.pi * 1.2 * np.arange(n) / fs)
+    draw = augment.Draw(factor=1.0, noise=0.0, flip=False, flicker=0.004)
+    x, y, _ = augment.apply(frames, label, np.ones((n, 6, 6), np.uint8), n, draw, rng, fs)
+    light = x / frames  # one factor per frame, the same for every pixel and channel
+    np.testing.assert_allclose(light, light[:, :1, :1, :1] * np.ones_like(light), rtol=1e-5)
+    factor = light[:, 0, 0, 0]
+    assert float(np.sqrt(np.mean((factor - 1.0) ** 2))) == pytest.approx(0.004, rel=0.01)
+    spectrum = np.abs(np.fft.rfft(factor - factor.mean()))
+    peak_hz = np.fft.rfftfreq(n, 1 / fs)[np.argmax(spectrum)]
+    assert augment.FLICKER_HZ[0] - 0.1 <= peak_hz <= augment.FLICKER_HZ[1] + 0.1
+    np.testing.assert_array_equal(y, label.astype(np.float32))  # the reference is untouched
+    assert 0.0 <= augment.draw(augment.Augment(flicker=0.003), rng).flicker <= 0.003
+    assert augment.Augment(flicker=0.003).active and not augment.Augment().active
+
+
+def test_shade_augmentation_wavers_one_soft_patch_in_grey() -> None:
+    n, fs, size = 300, 30.0, 36
+    rng = np.random.default_rng(5)
+    frames = rng.uniform(60.0, 200.0, (1, size, size, 3)) * np.ones((n, 1, 1, 1))
+    draw = augment.Draw(factor=1.0, noise=0.0, flip=False, shade=0.004)
+    skin = np.ones((n, size, size), np.uint8)
+    x = augment.apply(frames, np.zeros(n), skin, n, draw, rng, fs)[0]
+    light = x / frames
+    np.testing.assert_allclose(light, light[..., :1] * np.ones_like(light), rtol=1e-5)  # grey
+    rms = np.sqrt(np.mean((light[..., 0] - 1.0) ** 2, axis=0))  # [H, W]
+    assert float(rms.max()) == pytest.approx(0.004, rel=0.05)  # the blob's centre
+    assert float(rms.min()) < 0.5 * float(rms.max())  # a patch, not the whole crop
+    assert augment.Augment(shade=0.01).active
+
+
 def test_augmented_clips_repeat_per_epoch_and_index(data: Path, tmp_path: Path) -> None:
     spec = ClipSpec(**TINY["clip"])
     recs, _ = prepare(load_dataset("synthetic", data / "train"), spec, tmp_path / "cache")

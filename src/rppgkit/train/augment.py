@@ -11,7 +11,16 @@
 - *flip*: a mirror image, as the face may turn either way;
 - *motion*: the face drifts and bobs inside the crop (smooth random shifts and zooms at
   0.3-1.5 Hz), as it does between the tracker's detections under head motion, so the network
-  learns that such changes are not the pulse.
+  learns that such changes are not the pulse;
+- *flicker*: the light's intensity wavers at pulse-like rates (three random sinusoids at
+  0.6-3.5 Hz, one factor for every pixel and channel), as lamps beating against the frame
+  rate, auto exposure hunting or a passer-by's shadow make it in real rooms. Such a change
+  has the grey direction (1, 1, 1) in normalised colour while the blood-volume pulse has a
+  colour of its own, so a network shown it learns to read the pulse's colour rather than
+  brightness, which the chrominance methods (CHROM, POS) reject by design;
+- *shade*: the same wavering confined to a random soft patch of the crop (a gaussian blob of
+  random place and width), as a specular highlight or a shadow that moves with the head
+  changes one part of the face in grey, so the network cannot cancel it with the background.
 
 Each clip's draw is seeded by (seed, epoch, index), so a resumed or multi-process run
 repeats the augmentations of an uninterrupted one-process run.
@@ -34,11 +43,14 @@ class Augment:
     flip: bool = False
     motion: float = 0.0  # largest shift (and zoom) as a share of the crop size
     gain: float = 0.0  # the brightness factor is drawn from [1 - gain, 1]
+    flicker: float = 0.0  # the light's relative RMS change is drawn from [0, flicker]
+    shade: float = 0.0  # a patch's relative RMS change (at its centre) is drawn from [0, shade]
 
     @property
     def active(self) -> bool:
         moves = self.speed != (1.0, 1.0) or self.motion > 0
-        return moves or self.noise > 0 or self.flip or self.gain > 0
+        light = self.gain > 0 or self.flicker > 0 or self.shade > 0
+        return moves or self.noise > 0 or self.flip or light
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,12 @@ class Draw:
     flip: bool
     motion: float = 0.0  # this clip's shift/zoom amplitude, share of the crop size
     gain: float = 1.0  # this clip's brightness factor
+    flicker: float = 0.0  # this clip's relative RMS light change
+    shade: float = 0.0  # this clip's relative RMS change at the patch's centre
 
 
 MOTION_HZ = (0.3, 1.5)
+FLICKER_HZ = (0.6, 3.5)  # the pulse band's usual rates (36-210 bpm)
 
 
 def draw(aug: Augment, rng: np.random.Generator) -> Draw:
@@ -64,6 +79,8 @@ def draw(aug: Augment, rng: np.random.Generator) -> Draw:
         flip=bool(aug.flip and rng.random() < 0.5),
         motion=float(rng.uniform(0.0, aug.motion)),
         gain=float(rng.uniform(1.0 - aug.gain, 1.0)),
+        flicker=float(rng.uniform(0.0, aug.flicker)),
+        shade=float(rng.uniform(0.0, aug.shade)),
     )
 
 
@@ -74,6 +91,32 @@ def motion_path(n: int, fs: float, amplitude: float, rng: np.random.Generator) -
     freq = rng.uniform(*MOTION_HZ, (1, 3, 2))
     phase = rng.uniform(0.0, 2 * np.pi, (1, 3, 2))
     return amplitude * np.sin(2 * np.pi * freq * t + phase).sum(axis=2) / 2
+
+
+def flicker_path(n: int, fs: float, rms: float, rng: np.random.Generator) -> np.ndarray:
+    """Per-frame light factor ``[n]`` around 1: three sinusoids at random FLICKER_HZ rates,
+    phases and weights, scaled to a relative RMS change of `rms`."""
+    t = np.arange(n) / fs
+    freq = rng.uniform(*FLICKER_HZ, 3)
+    phase = rng.uniform(0.0, 2 * np.pi, 3)
+    weight = rng.uniform(0.2, 1.0, 3)
+    wave = (weight[:, None] * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])).sum(0)
+    return 1.0 + rms * wave / max(float(np.sqrt(np.mean(wave**2))), 1e-12)
+
+
+def shade_field(
+    n: int, shape: tuple[int, int], fs: float, rms: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Per-frame, per-pixel light factor ``[n, H, W]``: a `flicker_path` of RMS `rms` weighted
+    by a gaussian blob centred anywhere in the middle half of the crop, its width 0.1-0.5 of
+    the crop's side."""
+    h, w = shape
+    cy, cx = rng.uniform(0.25, 0.75, 2) * (h, w)
+    sigma = rng.uniform(0.1, 0.5) * max(h, w)
+    yy, xx = np.mgrid[:h, :w]
+    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+    wave = flicker_path(n, fs, rms, rng) - 1.0
+    return 1.0 + wave[:, None, None] * blob[None]
 
 
 def span(frames: int, factor: float) -> int:
@@ -124,6 +167,13 @@ def apply(
         x, s = shake(x, s, motion_path(length, fs, d.motion, rng))
     if d.gain != 1.0:
         x *= np.float32(d.gain)
+    if d.flicker > 0:
+        light = flicker_path(length, fs, d.flicker, rng).astype(np.float32)
+        x *= light[:, None, None, None]
+        np.clip(x, 0.0, 255.0, out=x)
+    if d.shade > 0:
+        x *= shade_field(length, x.shape[1:3], fs, d.shade, rng).astype(np.float32)[..., None]
+        np.clip(x, 0.0, 255.0, out=x)
     if d.noise > 0:
         x += rng.normal(0.0, d.noise, x.shape).astype(np.float32)
         np.clip(x, 0.0, 255.0, out=x)

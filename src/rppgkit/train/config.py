@@ -60,6 +60,8 @@ class AugmentConfig(_Section):
     flip: bool = False
     motion: float = Field(default=0.0, ge=0, le=0.25)  # largest shift/zoom, share of the crop
     gain: float = Field(default=0.0, ge=0, lt=1)  # darkening: brightness factor in [1-gain, 1]
+    flicker: float = Field(default=0.0, ge=0, le=0.1)  # largest relative RMS light change
+    shade: float = Field(default=0.0, ge=0, le=0.1)  # the same in a soft patch of the crop
 
     @model_validator(mode="after")
     def _ordered(self) -> AugmentConfig:
