@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from rppgkit.clip.crop import FrameCrops, recut_crops
+from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
 from rppgkit.parallel import process_pool
 from rppgkit.pipeline import Options, analyse, method_estimator
@@ -57,20 +58,24 @@ def flickered_copy(video: Path, out: Path, rms: float, rng: np.random.Generator)
 
 def flickered_split(split: Path, out: Path, rms_max: float, seed: int) -> Path:
     """A copy of every recording under `split` (folders holding ground_truth.csv) with light
-    flicker; its other files are copied as they are. Done once: an existing copy is kept."""
+    flicker; its other files are copied as they are. Made whole in a hidden folder, then
+    renamed to `out`, so an interrupted run leaves no partial copy; an existing `out` is kept."""
+    if out.is_dir():
+        return out
+    work = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)  # what an interrupted run left
     rng = np.random.default_rng(seed)
     for truth in sorted(split.rglob("ground_truth.csv")):
         folder = truth.parent
-        target = out / folder.relative_to(split)
+        target = work / folder.relative_to(split)
+        target.mkdir(parents=True)
         rms = float(rng.uniform(0.0, rms_max))
-        if (target / "ground_truth.csv").exists():
-            continue
-        target.mkdir(parents=True, exist_ok=True)
         for item in folder.iterdir():
             if item.name.startswith("video."):
                 flickered_copy(item, target / "video.mkv", rms, rng)
             else:
                 shutil.copy2(item, target / item.name)
+    work.rename(out)
     return out
 
 
@@ -122,16 +127,17 @@ def colour_probe(video: Path, specs: list[str]) -> list[str]:
     changes and reduced to its colour changes (`colour_split`)."""
     rows = ["| method | weights | as is | brightness only | colour only |", "|---|---|---|---|---|"]
     trace = extract_trace(open_video(video), reads_crops=True)
+    splits: dict[tuple[int, float], dict[str, FrameCrops]] = {}  # one decoding per crop format
     for spec in specs:
         method, _, weights = spec.partition("=")
         opts = Options(method=method, weights=weights or None)
         clip = method_estimator(opts).clip
         if clip is None:
             raise SystemExit(f"{method} reads the skin-colour trace, not face crops: leave it out")
-        hrs = [
-            analyse(trace, opts, variant).summary().hr_bpm
-            for variant in colour_split(recut_crops(trace, clip.size, clip.face_scale)).values()
-        ]
+        key = (clip.size, clip.face_scale)
+        if key not in splits:
+            splits[key] = colour_split(recut_crops(trace, *key))
+        hrs = [analyse(trace, opts, variant).summary().hr_bpm for variant in splits[key].values()]
         tag = Path(weights).parent.name if weights else "shipped"
         rows.append(f"| {method} | {tag} | " + " | ".join(f"{hr:.1f}" for hr in hrs) + " |")
         print(rows[-1], flush=True)
@@ -160,6 +166,16 @@ def main() -> None:
         help="instead: each method's HR on VIDEO as is, brightness only, colour only",
     )
     args = parser.parse_args()
+    if not 0.0 <= args.rms <= 0.1:  # also refuses NaN
+        parser.error(f"--rms must be a relative RMS change in [0, 0.1], not {args.rms}")
+    try:
+        run(args)
+    except RppgError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> None:
+    """The colour probe, or the split and its flickered copy scored by every method."""
     if args.colour_probe:
         rows = colour_probe(args.colour_probe, args.method)
         write_text(

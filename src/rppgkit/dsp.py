@@ -556,6 +556,46 @@ def running_median(x: np.ndarray, size: int) -> np.ndarray:
     return np.partition(windows, size // 2, axis=-1)[..., size // 2]
 
 
+def random_sinusoids(
+    times: np.ndarray,
+    rng: np.random.Generator,
+    band_hz: tuple[float, float],
+    weight_range: tuple[float, float] = (0.5, 1.0),
+) -> np.ndarray:
+    """A smooth random wave: three sinusoids of random rate in `band_hz`, phase and weight.
+
+    Synthetic head motion and light, and the training augmentations that mimic them, need a
+    wobble confined to a band but not a pure tone.
+
+    Parameters
+    ----------
+    times : np.ndarray
+        ``[N]`` sample times in seconds.
+    rng : np.random.Generator
+        Draws the rates, then the phases, then the weights.
+    band_hz : tuple of float
+        Range the three rates are drawn from.
+    weight_range : tuple of float
+        Range each sinusoid's weight is drawn from.
+
+    Returns
+    -------
+    np.ndarray
+        ``[N]`` the weighted sum divided by the weights' sum, so it peaks at about +-1.
+
+    Examples
+    --------
+    >>> wave = random_sinusoids(np.arange(300) / 30.0, np.random.default_rng(0), (0.5, 1.5))
+    >>> wave.shape, bool(np.abs(wave).max() <= 1.0)
+    ((300,), True)
+    """
+    freqs = rng.uniform(*band_hz, 3)
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    weights = rng.uniform(*weight_range, 3)
+    waves = np.sin(2 * np.pi * freqs[:, None] * times[None, :] + phases[:, None])
+    return (weights[:, None] * waves).sum(axis=0) / weights.sum()
+
+
 def spectral_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) -> float:
     """Frequency of the highest spectral peak in ``[lo, hi]``, refined between bins.
 

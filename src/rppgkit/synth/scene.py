@@ -25,6 +25,8 @@ import numpy as np
 import skimage.data
 from scipy.special import expit
 
+from rppgkit import dsp
+
 # Fitzpatrick-like skin types I-VI as base sRGB colours (lit, before shading).
 SKIN_TONES: dict[int, tuple[int, int, int]] = {
     1: (241, 210, 190),
@@ -442,17 +444,6 @@ def make_scene(
 # ----------------------------------------------------------------------------- dynamics
 
 
-def _smooth_process(
-    times: np.ndarray, rng: np.random.Generator, band_hz: tuple[float, float]
-) -> np.ndarray:
-    """Sum of three random sinusoids in `band_hz`, scaled to peak at about +-1."""
-    freqs = rng.uniform(*band_hz, 3)
-    phases = rng.uniform(0, 2 * np.pi, 3)
-    weights = rng.uniform(0.5, 1.0, 3)
-    waves = np.sin(2 * np.pi * freqs[:, None] * times[None, :] + phases[:, None])
-    return (weights[:, None] * waves).sum(axis=0) / weights.sum()
-
-
 def head_motion(
     times: np.ndarray, strength: float, frame_height: int, rng: np.random.Generator
 ) -> HeadMotion:
@@ -463,8 +454,8 @@ def head_motion(
     """
 
     def component(amplitude: float) -> np.ndarray:
-        slow = _smooth_process(times, rng, (0.03, 0.3))
-        fast = _smooth_process(times, rng, (0.5, 1.5))
+        slow = dsp.random_sinusoids(times, rng, (0.03, 0.3))
+        fast = dsp.random_sinusoids(times, rng, (0.5, 1.5))
         return strength * amplitude * (slow + fast / 3.0)
 
     shift = 0.03 * frame_height
@@ -474,7 +465,7 @@ def head_motion(
 def illumination(times: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
     """Global light factor per frame: slow drift (+-5% per unit strength); above 1 also steps
     (lights switched, every ~15 s) and 100 Hz mains flicker aliased by the frame rate."""
-    light = 1.0 + 0.05 * strength * _smooth_process(times, rng, (0.01, 0.1))
+    light = 1.0 + 0.05 * strength * dsp.random_sinusoids(times, rng, (0.01, 0.1))
     extra = max(0.0, strength - 1.0)
     duration = float(times[-1] - times[0])
     n_steps = rng.poisson(duration / 15.0)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from rppgkit import dsp
+
 
 @dataclass(frozen=True)
 class Augment:
@@ -96,11 +98,7 @@ def motion_path(n: int, fs: float, amplitude: float, rng: np.random.Generator) -
 def flicker_path(n: int, fs: float, rms: float, rng: np.random.Generator) -> np.ndarray:
     """Per-frame light factor ``[n]`` around 1: three sinusoids at random FLICKER_HZ rates,
     phases and weights, scaled to a relative RMS change of `rms`."""
-    t = np.arange(n) / fs
-    freq = rng.uniform(*FLICKER_HZ, 3)
-    phase = rng.uniform(0.0, 2 * np.pi, 3)
-    weight = rng.uniform(0.2, 1.0, 3)
-    wave = (weight[:, None] * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])).sum(0)
+    wave = dsp.random_sinusoids(np.arange(n) / fs, rng, FLICKER_HZ, (0.2, 1.0))
     return 1.0 + rms * wave / max(float(np.sqrt(np.mean(wave**2))), 1e-12)
 
 
