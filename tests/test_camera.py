@@ -17,6 +17,7 @@ from rppgkit.synth.camera import (
     consumer_codec,
     noise_coefficients,
     output_lut,
+    photosites_per_pixel,
     random_camera,
     srgb_encode,
     tone_curve,
@@ -121,6 +122,19 @@ def test_mid_grey_noise_is_a_few_levels() -> None:
     assert 1.0 < frame.std() < 3.0
 
 
+def test_a_larger_sensor_averages_its_noise_down() -> None:
+    # 16 photosites behind each pixel: the noise's variance falls 16-fold, its std 4-fold (less
+    # the 8-bit rounding, which no averaging removes)
+    stds = []
+    for sensor_pixels in (0.0, 16 * 64 * 64):
+        params = CameraParams(prnu=0.0, sensor_pixels=sensor_pixels)
+        camera = Camera(params, FPS, np.random.default_rng(11), exposure=1.0)  # gain 2
+        frame = camera.record(grey(0.4, (64, 64)))
+        stds.append(frame.astype(float).std(axis=(0, 1)).mean())  # per channel: wb differs
+    assert stds[0] > 1.5
+    assert 3.0 < stds[0] / stds[1] < 4.5
+
+
 def test_white_balance_drift_stays_within_its_bound() -> None:
     params = CameraParams(wb_drift=0.02, wb_drift_tau_s=1.0, prnu=0.0)
     camera = Camera(params, FPS, np.random.default_rng(4))
@@ -162,6 +176,9 @@ def test_random_cameras_are_plausible_and_checked() -> None:
     cameras = [random_camera(rng) for _ in range(20)]
     assert {c.kind for c in cameras} == {"phone", "webcam"}
     assert all(1000 < c.full_well_e < 20000 and c.read_noise_e < 10 for c in cameras)
+    # a phone's 8-12 MP and a webcam's 0.7-1.6 MP put many photosites behind a 320x240 pixel
+    behind = {c.kind: photosites_per_pixel(c, (240, 320)) for c in cameras}
+    assert 100 < behind["phone"] < 160 and 9 <= behind["webcam"] <= 20.25
     with pytest.raises(RppgError, match="ae_tau_s must be"):
         CameraParams(ae_tau_s=0.0)
     with pytest.raises(RppgError, match="camera kind"):

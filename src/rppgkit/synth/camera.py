@@ -60,6 +60,11 @@ class CameraParams:
         Read noise in electrons (rms), before the analogue gain.
     prnu
         Photo-response non-uniformity: std of the fixed per-pixel gain (0.005 = 0.5%).
+    sensor_pixels
+        Photosites the video is read from. A frame with fewer pixels averages
+        ``sensor_pixels / (H W)`` photosites into each (binning, then the ISP's scaling), which
+        divides the noise variance and the PRNU's by that count; 0 (default): one photosite per
+        output pixel.
     adc_bits
         Bits of the raw ADC: the raw level is rounded to 2**adc_bits - 1 steps.
     max_gain
@@ -105,6 +110,7 @@ class CameraParams:
     full_well_e: float = 8000.0
     read_noise_e: float = 3.0
     prnu: float = 0.005
+    sensor_pixels: float = 0.0
     adc_bits: int = 10
     max_gain: float = 16.0
     sensitivity: float = 0.5
@@ -131,6 +137,7 @@ _LIMITS = {
     "full_well_e": ("full_well_e", Range(100, 1e6)),
     "read_noise_e": ("read_noise_e", Range(0, 100)),
     "prnu": ("prnu", Range(0, 0.1)),
+    "sensor_pixels": ("sensor_pixels", Range(0, 1e9)),
     "adc_bits": ("adc_bits", Range(8, 14, whole=True)),
     "max_gain": ("max_gain", Range(1, 1024)),
     "sensitivity": ("sensitivity", Range(0, 100, above=True)),
@@ -149,6 +156,10 @@ _LIMITS = {
 }
 
 
+# the 4:3 part (960x720, 1440x1080) of a 720p and a 1080p webcam sensor
+_WEBCAM_SENSOR_PIXELS = (960 * 720, 1440 * 1080)
+
+
 def random_camera(rng: np.random.Generator, kind: CameraKind | None = None) -> CameraParams:
     """Draw a plausible camera: a phone or a webcam (half and half when `kind` is None).
 
@@ -162,10 +173,11 @@ def random_camera(rng: np.random.Generator, kind: CameraKind | None = None) -> C
     Returns
     -------
     CameraParams
-        Phones: small pixels (4.5-7 ke- full well) with low read noise, quick and well damped
-        AE, a contrasty tone curve. Webcams: bigger pixels (6-12 ke-) with noisier read-out,
-        slower AE that hunts more, slower white balance, little or no S-curve. Both: scene
-        light (`sensitivity`) from a dim room to a bright one, log-uniformly.
+        Phones: small pixels (4.5-7 ke- full well) with low read noise on an 8-12 MP sensor,
+        quick and well damped AE, a contrasty tone curve. Webcams: bigger pixels (6-12 ke-)
+        with noisier read-out on a 720p or 1080p sensor (its 4:3 part), slower AE that hunts
+        more, slower white balance, little or no S-curve. Both: scene light (`sensitivity`)
+        from a dim room to a bright one, log-uniformly.
     """
     chosen = kind if kind is not None else ("phone", "webcam")[int(rng.integers(2))]
     if chosen == "phone":
@@ -184,6 +196,7 @@ def random_camera(rng: np.random.Generator, kind: CameraKind | None = None) -> C
             awb_tau_s=rng.uniform(1.0, 2.0),
             wb_drift=rng.uniform(0.01, 0.02),
             tone_contrast=rng.uniform(0.1, 0.3),
+            sensor_pixels=rng.uniform(8e6, 12.2e6),
         )
     return CameraParams(
         kind="webcam",
@@ -199,6 +212,7 @@ def random_camera(rng: np.random.Generator, kind: CameraKind | None = None) -> C
         awb_tau_s=rng.uniform(2.0, 4.0),
         wb_drift=rng.uniform(0.01, 0.03),
         tone_contrast=rng.uniform(0.0, 0.15),
+        sensor_pixels=float(rng.choice(_WEBCAM_SENSOR_PIXELS)),
     )
 
 
@@ -292,7 +306,9 @@ def analogue_gain(exposure: float, params: CameraParams) -> float:
     return float(np.clip(exposure / params.sensitivity, 1.0, params.max_gain))
 
 
-def noise_coefficients(gain: float, params: CameraParams) -> tuple[float, float]:
+def noise_coefficients(
+    gain: float, params: CameraParams, photosites: float = 1.0
+) -> tuple[float, float]:
     """Raw-level noise variance as ``a * level + b`` (shot plus read noise) at an analogue gain.
 
     Parameters
@@ -301,16 +317,53 @@ def noise_coefficients(gain: float, params: CameraParams) -> tuple[float, float]
         Analogue gain: full scale then holds full_well_e / gain electrons.
     params
         The sensor.
+    photosites
+        Photosites averaged into one output pixel (`photosites_per_pixel`): the variance of
+        their mean is each one's divided by their count.
 
     Returns
     -------
     tuple[float, float]
         `a`: shot noise, gain / full_well_e (a level x holds x * full_well_e / gain electrons,
         whose Poisson variance is that count); `b`: read noise, (read_noise_e * gain /
-        full_well_e) squared.
+        full_well_e) squared; both divided by `photosites`.
+
+    Examples
+    --------
+    >>> a, b = noise_coefficients(1.0, CameraParams(full_well_e=8000.0, read_noise_e=3.0))
+    >>> a, round(b / 1.40625e-07, 6)
+    (0.000125, 1.0)
+    >>> noise_coefficients(1.0, CameraParams(full_well_e=8000.0), photosites=25.0)[0]
+    5e-06
     """
     electron = gain / params.full_well_e  # raw level of one electron
-    return electron, (params.read_noise_e * electron) ** 2
+    return electron / photosites, (params.read_noise_e * electron) ** 2 / photosites
+
+
+def photosites_per_pixel(params: CameraParams, shape: tuple[int, ...]) -> float:
+    """Photosites of `params`' sensor behind each pixel of a frame of `shape` (H, W, ...).
+
+    Parameters
+    ----------
+    params
+        The camera; `sensor_pixels` 0 means a sensor of the frame's own size.
+    shape
+        The frame's shape; its first two entries are its height and width.
+
+    Returns
+    -------
+    float
+        ``sensor_pixels / (H W)``, at least 1 (a frame larger than the sensor is upscaled,
+        which averages nothing).
+
+    Examples
+    --------
+    >>> photosites_per_pixel(CameraParams(sensor_pixels=1280 * 960), (480, 640, 3))
+    4.0
+    >>> photosites_per_pixel(CameraParams(), (480, 640, 3))
+    1.0
+    """
+    return max(1.0, params.sensor_pixels / (shape[0] * shape[1]))
 
 
 def metering_weights(shape: tuple[int, int], centre_weight: float) -> np.ndarray:
@@ -545,6 +598,7 @@ class Camera:
         self._control = ExposureControl(0.0, 0.0, False)
         self._tracked = np.zeros(3)
         self._wander = rng.standard_normal(2)
+        self._photosites = 1.0  # set from the first frame's size
         self._drift = self._wander.copy()
         self.metered = float("nan")  # centre-weighted luminance of the last frame, linear
 
@@ -607,9 +661,11 @@ class Camera:
         ev = float(np.clip(ev, *exposure_range(p)))
         self._control = ExposureControl(ev, 0.0, False)
         self._queue = deque([quantised_ev(ev, p)] * p.ae_delay_frames)
+        self._photosites = photosites_per_pixel(p, shape)
         prnu = None
         if p.prnu > 0:
-            prnu = (1.0 + p.prnu * self._rng.standard_normal(shape)).astype(np.float32)
+            spread = p.prnu / np.sqrt(self._photosites)  # the mean of independent gains
+            prnu = (1.0 + spread * self._rng.standard_normal(shape)).astype(np.float32)
         offsets = np.arange(3, dtype=np.float32) * 2**p.adc_bits + 0.5
         self._buffers = _Buffers(
             raw=np.empty(shape, np.float32),
@@ -629,7 +685,8 @@ class Camera:
             np.multiply(linear, np.float32(exposure), out=raw)
         else:
             cv2.multiply(linear, buffers.prnu, dst=raw, scale=exposure)
-        a, b = noise_coefficients(analogue_gain(exposure, self.params), self.params)
+        gain = analogue_gain(exposure, self.params)
+        a, b = noise_coefficients(gain, self.params, self._photosites)
         cv2.addWeighted(raw, a, raw, 0.0, b, dst=spare)
         cv2.sqrt(spare, dst=spare)
         start = int(self._rng.integers(buffers.pool.size - raw.size + 1))

@@ -36,8 +36,9 @@ from rppgkit.synth.waveform import PulseWave, pulse_waveform
 from rppgkit.video.writer import FFV1, Codec, VideoWriter
 
 # 1.1: skin darkens with the pulse (1.0 brightened it); 1.2: generator 2 added; 1.3: generator
-# 2's pulse calibrated on recorded (tone-mapped) values, phone bitrates at 6-15 Mbit/s for VGA
-GENERATOR_VERSION = "1.3"
+# 2's pulse calibrated on recorded (tone-mapped) values, phone bitrates at 6-15 Mbit/s for VGA;
+# 1.4: generator 2's camera averages the photosites of its sensor into each output pixel
+GENERATOR_VERSION = "1.4"
 # independent random streams; the pulse uses the bare seed
 _STREAMS = {"scene": 1, "motion": 2, "lighting": 3, "noise": 4, "camera": 5}
 FILE_NAMES = {
