@@ -193,7 +193,10 @@ def main() -> None:
         raise SystemExit(f"error: {error}") from None
     print(table)
     if args.out is not None:
-        write_text(args.out, table)
+        try:
+            write_text(args.out, table)
+        except OSError as error:
+            raise SystemExit(f"error: cannot write {args.out}: {error.strerror}") from None
 
 
 if __name__ == "__main__":
