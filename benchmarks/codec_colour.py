@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from rppgkit import dsp
+from rppgkit.datasets.manifest import csv_reference
 from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
 from rppgkit.trace.extract import extract_trace
@@ -121,8 +122,8 @@ def measure(folder: Path, video: Path) -> PulseColour:
         raise RppgError(f"{video}: a face in only {ok.mean():.0%} of frames")
     times = trace.times[ok]
     fs = (len(times) - 1) / (times[-1] - times[0])
-    table = np.genfromtxt(folder / _reference_name(folder), delimiter=",", names=True)
-    reference = np.interp(times, table["time_s"], table["pulse"])
+    table = csv_reference(folder / _reference_name(folder), "pulse", "time_s", None)
+    reference = np.interp(times, table.times, table.pulse)
     return pulse_colour(trace.rgb[ok], fs, reference)
 
 
