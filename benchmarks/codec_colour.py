@@ -14,8 +14,9 @@ picks the bins that carry the pulse without assuming a lag between the two:
   (the channels' mean) and in colour (2G - R - B, blind to any grey change). A network can only
   learn to read colour from clips whose colour share is not near zero.
 
-``--reencode RATE`` adds each recording once more after an x264 encode at RATE bit/s (veryfast,
-no B-frames, 1.5 s GOP, yuv420p), to ask what the same codec does to a real face.
+``--reencode RATE`` adds each recording once more after an x264 encode at RATE bit/s (as
+``rppgkit compress`` makes it: x264's defaults, yuv420p), to ask what the same codec does to a
+real face.
 
 Usage: python benchmarks/codec_colour.py FOLDER [FOLDER ...] [--reencode 1e6] [--out FILE]
 e.g.   python benchmarks/codec_colour.py benchmarks/out/v2/data/train benchmarks/realdev/data \
@@ -37,8 +38,8 @@ from rppgkit.datasets.manifest import csv_reference
 from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
 from rppgkit.trace.extract import extract_trace
+from rppgkit.video.compress import compress, lossy_codec
 from rppgkit.video.reader import open_video
-from rppgkit.video.writer import Codec, VideoWriter
 
 BAND_HZ = (0.7, 3.0)
 PULSE_BINS = 0.05  # the band's bins weighted highest by the reference: the pulse's share
@@ -127,17 +128,6 @@ def measure(folder: Path, video: Path) -> PulseColour:
     return pulse_colour(trace.rgb[ok], fs, reference)
 
 
-def reencoded(video: Path, rate: float, out: Path) -> Path:
-    """`video` encoded again by x264 at `rate` bit/s into `out`."""
-    source = open_video(video)
-    fps = source.info.fps or 30.0
-    options = {"preset": "veryfast", "bf": "0", "g": str(round(1.5 * fps))}
-    with VideoWriter(out, fps, Codec("libx264", "yuv420p", options, bit_rate=int(rate))) as w:
-        for frame in source.frames():
-            w.write(frame.rgb)
-    return out
-
-
 def row(name: str, result: PulseColour) -> str:
     d = " : ".join(f"{x:.2f}" for x in result.direction)
     return f"| {name} | {d} | {result.green:.2f} | {result.brightness:.2f} | {result.colour:.2f} |"
@@ -161,7 +151,9 @@ def run(folders: list[Path], rate: float | None) -> str:
                     copy = Path(tmp) / rec.name / "video.mkv"
                     copy.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy(rec / _reference_name(rec), copy.parent)
-                    again = measure(copy.parent, reencoded(video, rate, copy))
+                    again = measure(
+                        copy.parent, compress(video, copy, lossy_codec("x264", round(rate)))
+                    )
                     lines.append(row(f"{folder.name}/{name}, x264 {rate / 1e6:g} Mbit/s", again))
                 print(lines[-1], flush=True)
             if len(results) > 1:
