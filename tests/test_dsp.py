@@ -166,6 +166,38 @@ def test_spectral_peak_stays_inside_the_band():
         dsp.spectral_peak(freqs, power, 20.0, 21.0)
 
 
+def _harmonic_spectrum(second: float, third: float = 0.0, seconds: float = 10):
+    """Spectrum of a 1.1 Hz pulse whose second and third harmonics have these amplitudes."""
+    t = _times(seconds)
+    x = sum(a * np.sin(2 * np.pi * 1.1 * k * t + k) for k, a in ((1, 1.0), (2, second), (3, third)))
+    return dsp.power_spectrum(x, FS)
+
+
+def test_fundamental_peak_reads_an_over_drawn_harmonic_as_its_fundamental():
+    freqs, power = _harmonic_spectrum(second=1.5)  # the fundamental has 0.44 of its power
+    assert dsp.fundamental_peak(freqs, power, 0.7, 3.0) == pytest.approx(2.2, abs=0.01)
+    for rho in (0.2, 0.4):
+        assert dsp.fundamental_peak(freqs, power, 0.7, 3.0, rho) == pytest.approx(1.1, abs=0.01)
+    assert dsp.fundamental_peak(freqs, power, 0.7, 3.0, 0.5) == pytest.approx(2.2, abs=0.01)
+    # the third harmonic highest: the lowest qualifying peak is the rate
+    freqs, power = _harmonic_spectrum(second=1.2, third=1.5)
+    assert dsp.fundamental_peak(freqs, power, 0.7, 4.0, 0.4) == pytest.approx(1.1, abs=0.01)
+
+
+def test_fundamental_peak_keeps_the_highest_peak_without_a_sub_harmonic_peak():
+    # a pure 2.2 Hz pulse: nothing at 1.1 or 0.73 Hz, however low the threshold
+    freqs, power = dsp.power_spectrum(np.sin(2 * np.pi * 2.2 * _times(10)), FS)
+    assert dsp.fundamental_peak(freqs, power, 0.7, 3.0, 0.01) == pytest.approx(2.2, abs=0.01)
+    # strong power at 1.1 Hz on the flank of a 0.9 Hz bump is a slope, not a peak
+    bump = power + 0.9 * power.max() * np.exp(-(((freqs - 0.9) / 0.3) ** 2))
+    assert bump[np.argmin(np.abs(freqs - 1.1))] > 0.5 * power.max()
+    assert dsp.fundamental_peak(freqs, bump, 0.7, 3.0, 0.1) == pytest.approx(2.2, abs=0.01)
+    # a 1.3 Hz pulse: its half (0.65 Hz) lies below the band and is not searched
+    freqs, power = dsp.power_spectrum(np.sin(2 * np.pi * 1.3 * _times(10)), FS)
+    low = power + power.max() * np.exp(-(((freqs - 0.65) / 0.03) ** 2))
+    assert dsp.fundamental_peak(freqs, low, 0.7, 3.0, 0.1) == pytest.approx(1.3, abs=0.01)
+
+
 # The numpy versions of scipy's pieces (rppgkit.dsp imports no scipy: its import time), each
 # against scipy itself.
 

@@ -68,3 +68,11 @@ def test_sliding_window_step_changes_count():
 def test_sliding_window_longer_than_pulse_raises():
     with pytest.raises(TooShortError, match=r"8\.0 s long, shorter than the 10 s HR window"):
         sliding_heart_rate(_sine(70, 8), FS)
+
+
+def test_subharmonic_reads_an_over_drawn_second_harmonic_as_the_rate():
+    pulse = _sine(60, 20) + 1.5 * _sine(120, 20, phase=0.4)  # as a peaky network draws it
+    assert heart_rate(pulse, FS).bpm == pytest.approx(120, abs=0.5)
+    assert heart_rate(pulse, FS, subharmonic=0.4).bpm == pytest.approx(60, abs=0.5)
+    windows = sliding_heart_rate(pulse, FS, window_s=10, step_s=5, subharmonic=0.4)
+    assert [round(w.bpm) for w in windows] == [60, 60, 60]

@@ -14,7 +14,7 @@ import pytest
 
 from rppgkit import dsp
 from rppgkit.errors import NoFaceError, RppgError, TooShortError
-from rppgkit.estimators import available
+from rppgkit.estimators import Estimator, available
 from rppgkit.pipeline import Options, analyse, measure
 from rppgkit.pulse import hrv
 from rppgkit.synth import SynthConfig, synthesize
@@ -195,3 +195,22 @@ def test_quality_and_beats_are_reported_and_min_quality_removes_windows(clean_tr
     assert gated.summary().windows.below_min_quality == len(lost)
     with pytest.raises(RppgError, match="--min-quality"):
         analyse(trace, min_quality=1.5)
+
+
+def test_the_estimators_subharmonic_setting_reads_the_heart_rate(clean_trace, monkeypatch) -> None:
+    """An estimator registered with `subharmonic` (the rPPGNet family) has its whole-video and
+    window HR read at the fundamental when its pulse over-draws the second harmonic."""
+    trace, truth = clean_trace
+
+    def peaky(rgb: np.ndarray, fs: float) -> np.ndarray:
+        t = np.arange(len(rgb)) / fs
+        return np.sin(2 * np.pi * truth / 60 * t) + 1.5 * np.sin(2 * np.pi * truth / 30 * t + 1)
+
+    readings = {}
+    for rho in (None, 0.4):
+        estimator = Estimator("peaky", "trace", peaky, "test", subharmonic=rho)
+        monkeypatch.setattr("rppgkit.pipeline.method_estimator", lambda opts, e=estimator: e)
+        m = analyse(trace, method="pos")
+        readings[rho] = [m.heart_rate.bpm, *(w.bpm for w in m.windows)]
+    assert readings[None] == pytest.approx([2 * truth] * len(readings[None]), abs=1.0)
+    assert readings[0.4] == pytest.approx([truth] * len(readings[0.4]), abs=1.0)

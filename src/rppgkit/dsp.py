@@ -618,3 +618,59 @@ def spectral_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) ->
     offset = 0.5 * (left - right) / curvature
     refined = freqs[peak] + offset * (freqs[1] - freqs[0])
     return float(np.clip(refined, lo, hi))
+
+
+SUBHARMONIC_NEAR_HZ = 0.08
+"""How far from f/2 or f/3 (Hz) a peak may lie to count as the fundamental of a peak at f: 4.8
+bpm, the spread of a heart rate over a 10 s window, and less than the Hann main lobe's half-width
+of windows up to 25 s, so the same peak is not missed for leakage."""
+
+
+def fundamental_peak(
+    freqs: np.ndarray, power: np.ndarray, lo: float, hi: float, rho: float | None = None
+) -> float:
+    """Frequency of the pulse's fundamental: the highest peak in ``[lo, hi]``, or a peak at a half
+    or a third of it that holds at least `rho` of its power.
+
+    A pulse waveform's fundamental carries most of its power, but some estimators (networks
+    trained on short clips) over-draw its harmonics and then read slow pulses at two or three
+    times their rate. With `rho` set, a local maximum within `SUBHARMONIC_NEAR_HZ` of f/2 or f/3
+    (and in the band) whose power is at least ``rho`` times the highest peak's is taken as the
+    fundamental, the lowest such one first. ``rho=None`` is :func:`spectral_peak`.
+
+    Parameters
+    ----------
+    freqs, power : np.ndarray
+        ``[F]`` a power spectrum (:func:`power_spectrum`).
+    lo, hi : float
+        The band searched, in Hz.
+    rho : float, optional
+        Least power of a sub-harmonic peak, as a share of the highest peak's (0-1]; None: off.
+
+    Returns
+    -------
+    float
+        The fundamental in Hz, refined between bins as :func:`spectral_peak` does.
+
+    Examples
+    --------
+    >>> fs, t = 30.0, np.arange(300) / 30.0
+    >>> x = 0.7 * np.sin(2 * np.pi * 1.0 * t) + np.sin(2 * np.pi * 2.0 * t)
+    >>> freqs, power = power_spectrum(x, fs)
+    >>> [round(fundamental_peak(freqs, power, 0.7, 3.0, rho), 2) for rho in (None, 0.4)]
+    [2.0, 1.0]
+    """
+    peak = spectral_peak(freqs, power, lo, hi)
+    if rho is None:
+        return peak
+    floor = rho * power[np.argmin(np.abs(freqs - peak))]
+    for k in (3, 2):  # the lowest first
+        near = np.flatnonzero(
+            (np.abs(freqs - peak / k) <= SUBHARMONIC_NEAR_HZ) & (freqs >= lo) & (freqs <= hi)
+        )
+        if near.size < 3:
+            continue
+        top = near[np.argmax(power[near])]
+        if near[0] < top < near[-1] and power[top] >= floor:
+            return spectral_peak(freqs, power, freqs[near[0]], freqs[near[-1]])
+    return peak

@@ -334,8 +334,10 @@ def analyse(
     else:
         clip_pulse, network_s, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
         pulse = blood_up(clip_pulse, rgb, fs, opts.band_hz)
-    hr = heart_rate(pulse, fs, opts.band_hz)
-    windows = sliding_heart_rate(pulse, fs, opts.window_s, opts.step_s, opts.band_hz)
+    hr = heart_rate(pulse, fs, opts.band_hz, estimator.subharmonic)
+    windows = sliding_heart_rate(
+        pulse, fs, opts.window_s, opts.step_s, opts.band_hz, estimator.subharmonic
+    )
     second = None if trace.greyscale else second_opinion(opts, rgb, fs)
     beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
     beats = beats.where(valid[beats.indices])

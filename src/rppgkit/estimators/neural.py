@@ -56,6 +56,9 @@ def load_estimator(name: str, weights: str | os.PathLike | None = None) -> Estim
 for _name, _method in METHODS.items():
     if _method.pulse:
         _weights = "shipped weights, or --weights" if _method.shipped() else "needs --weights"
-        register(_name, input_kind="clip", description=f"{_method.description} ({_weights})")(
-            functools.partial(network_estimate, name=_name)
-        )
+        register(
+            _name,
+            input_kind="clip",
+            description=f"{_method.description} ({_weights})",
+            subharmonic=_method.subharmonic,
+        )(functools.partial(network_estimate, name=_name))

@@ -35,7 +35,8 @@ class Estimator:
     face crops ``[N, H, W, 3]``; callers use it to decide what to extract from the video. A clip
     estimator whose network is loaded (`rppgkit.estimators.neural.load_estimator`) carries the
     clip format its crops must be cut in (``clip``). ``fn`` is the function; in the registry it
-    may still be its ``"module:function"`` path, which `create` imports.
+    may still be its ``"module:function"`` path, which `create` imports. ``subharmonic``: how
+    its pulse's heart rate is read (`rppgkit.pulse.heart_rate`; None: the highest peak).
     """
 
     name: str
@@ -43,6 +44,7 @@ class Estimator:
     fn: PulseFn | str
     description: str
     clip: ClipSpec | None = None
+    subharmonic: float | None = None
 
     def __call__(self, x: np.ndarray, fs: float) -> np.ndarray:
         """Estimate the pulse of ``x`` sampled at ``fs`` Hz."""
@@ -65,21 +67,27 @@ ESTIMATORS: Registry[Estimator] = Registry(
 them, or the methods are listed: `measure -m pos` skips finding the models."""
 
 
-def register(name: str, input_kind: InputKind = "trace", description: str = "") -> Callable[[F], F]:
+def register(
+    name: str,
+    input_kind: InputKind = "trace",
+    description: str = "",
+    subharmonic: float | None = None,
+) -> Callable[[F], F]:
     """Decorator adding ``fn(x, fs, **options)`` to the registry under ``name``; returns ``fn``.
 
     ``fn`` may be the function or its ``"module:function"`` path (imported by the first
     `create`; give the description then, as the docstring cannot be read without importing).
     A ``"trace"`` estimator must take ``band_hz=(low, high)``: the pulse band in Hz that the
     pipeline passes from ``Options.band_hz`` (default ``rppgkit.dsp.PULSE_BAND_HZ``). The
-    description defaults to the first line of the function's docstring.
+    description defaults to the first line of the function's docstring. ``subharmonic`` is the
+    `Estimator`'s.
     """
 
     def decorate(fn: F) -> F:
         if isinstance(fn, str) and not description:
             raise ValueError(f"estimator {name!r} is registered by path: give its description")
         summary = description or (inspect.getdoc(fn) or "").partition("\n")[0]
-        ESTIMATORS.add(name, Estimator(name.lower(), input_kind, fn, summary))
+        ESTIMATORS.add(name, Estimator(name.lower(), input_kind, fn, summary, None, subharmonic))
         return fn
 
     return decorate

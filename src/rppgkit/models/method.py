@@ -36,6 +36,10 @@ class Method:
     network reads a pulse (then the method is also an estimator). ``roles``: ``reader`` (an
     independent pulse reader for the privacy report), ``editor`` (the network `anonymize` edits
     through by default), ``enhancer`` (holds the video enhancer `enhance` uses by default).
+    ``subharmonic``: the share of the highest spectral peak's power at which a peak at a half or
+    a third of its rate is read as the pulse's fundamental (`rppgkit.dsp.fundamental_peak`), for
+    networks that over-draw harmonics; chosen for the shipped weights on a validation split
+    (docs/weights.md). None: the highest peak.
     """
 
     name: str
@@ -45,6 +49,7 @@ class Method:
     weights: str | None = None
     pulse: bool = True
     roles: frozenset[Role] = field(default_factory=frozenset)
+    subharmonic: float | None = None
 
     def shipped(self) -> Path | None:
         """The checkpoint rppgkit ships for this method, or None."""

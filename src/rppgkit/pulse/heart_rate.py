@@ -61,14 +61,20 @@ def _snr_db(
 
 
 def heart_rate(
-    pulse: np.ndarray, fs: float, band: tuple[float, float] = dsp.PULSE_BAND_HZ
+    pulse: np.ndarray,
+    fs: float,
+    band: tuple[float, float] = dsp.PULSE_BAND_HZ,
+    subharmonic: float | None = None,
 ) -> HeartRate:
     """Heart rate from the highest spectral peak of ``pulse`` in ``band`` (Hz), with its SNR.
 
     The pulse is expected to be band-passed already (every estimator returns it so), hence no
     detrending here; the periodogram only removes the mean. The peak is interpolated between
     bins (:func:`rppgkit.dsp.spectral_peak`) so short windows are not quantised to the bin width.
-    The SNR is infinite when nothing but the pulse is in the band.
+    With `subharmonic` set, a peak at a half or a third of the highest that holds that share of
+    its power is the rate instead (:func:`rppgkit.dsp.fundamental_peak`; for estimators that
+    over-draw the pulse's harmonics). The SNR is infinite when nothing but the pulse is in the
+    band.
     """
     values = np.asarray(pulse, dtype=float)
     min_s = 2 / band[0]
@@ -80,7 +86,7 @@ def heart_rate(
     freqs, power = dsp.power_spectrum(values, fs)
     if not np.any(power > 0):
         raise RppgError("the pulse is flat (no signal); check the face region and the video")
-    freq = dsp.spectral_peak(freqs, power, *band)
+    freq = dsp.fundamental_peak(freqs, power, *band, subharmonic)
     return HeartRate(
         bpm=60 * freq, snr_db=_snr_db(freqs, power, freq, band, values.size / fs), freq_hz=freq
     )
@@ -92,8 +98,10 @@ def sliding_heart_rate(
     window_s: float = 10.0,
     step_s: float = 1.0,
     band: tuple[float, float] = dsp.PULSE_BAND_HZ,
+    subharmonic: float | None = None,
 ) -> list[WindowHR]:
-    """Heart rate over time: :func:`heart_rate` of every ``window_s`` window, ``step_s`` apart.
+    """Heart rate over time: :func:`heart_rate` of every ``window_s`` window, ``step_s`` apart
+    (`subharmonic` as there).
 
     Windows start at 0 and only whole windows are used, so a pulse of ``T`` seconds gives
     ``floor((T - window_s) / step_s) + 1`` estimates (counted in samples).
@@ -107,6 +115,6 @@ def sliding_heart_rate(
         )
     estimates = []
     for start in range(0, values.size - length + 1, step):
-        hr = heart_rate(values[start : start + length], fs, band)
+        hr = heart_rate(values[start : start + length], fs, band, subharmonic)
         estimates.append(WindowHR(start / fs, (start + length) / fs, hr.bpm, hr.snr_db))
     return estimates

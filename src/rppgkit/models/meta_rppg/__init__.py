@@ -17,5 +17,6 @@ register_method(
         task="rppgkit.models.meta_rppg.task:MetaRPPGTask",
         description="Meta-rPPG transductive meta-learner (Lee et al., ECCV 2020)",
         weights="meta-rppg-synthetic.pt",
+        subharmonic=0.5,  # chosen on validation (docs/weights.md)
     )
 )
