@@ -622,8 +622,8 @@ def spectral_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) ->
 
 SUBHARMONIC_NEAR_HZ = 0.08
 """How far from f/2 or f/3 (Hz) a peak may lie to count as the fundamental of a peak at f: 4.8
-bpm, the spread of a heart rate over a 10 s window, and less than the Hann main lobe's half-width
-of windows up to 25 s, so the same peak is not missed for leakage."""
+bpm, room for a harmonic drawn a little off a whole multiple of the rate, and inside the +-0.2
+Hz main lobe of a 10 s Hann window, so the search stays on one peak."""
 
 
 def fundamental_peak(

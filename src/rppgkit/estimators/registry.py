@@ -87,7 +87,8 @@ def register(
         if isinstance(fn, str) and not description:
             raise ValueError(f"estimator {name!r} is registered by path: give its description")
         summary = description or (inspect.getdoc(fn) or "").partition("\n")[0]
-        ESTIMATORS.add(name, Estimator(name.lower(), input_kind, fn, summary, None, subharmonic))
+        estimator = Estimator(name.lower(), input_kind, fn, summary, subharmonic=subharmonic)
+        ESTIMATORS.add(name, estimator)
         return fn
 
     return decorate
