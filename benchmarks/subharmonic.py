@@ -25,13 +25,15 @@ import numpy as np
 
 from rppgkit import dsp
 from rppgkit.datasets import load_dataset
+from rppgkit.errors import RppgError
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import Options, measure
 
 
-def fundamental_bpm(pulse: np.ndarray, fs: float, rho: float | None) -> float:
-    """HR of `pulse` (bpm) by `rppgkit.dsp.fundamental_peak` with `rho`."""
-    return 60 * dsp.fundamental_peak(*dsp.power_spectrum(pulse, fs), *dsp.PULSE_BAND_HZ, rho)
+def fundamental_bpms(pulse: np.ndarray, fs: float, rhos: list[float | None]) -> np.ndarray:
+    """HR of `pulse` (bpm) by `rppgkit.dsp.fundamental_peak` at each of `rhos` (one spectrum)."""
+    spectrum = dsp.power_spectrum(pulse, fs)
+    return 60 * np.array([dsp.fundamental_peak(*spectrum, *dsp.PULSE_BAND_HZ, r) for r in rhos])
 
 
 def window_errors(split: Path, method: str, rhos: list[float]) -> np.ndarray:
@@ -43,8 +45,7 @@ def window_errors(split: Path, method: str, rhos: list[float]) -> np.ndarray:
         refs, _ = reference_hr(rec.reference(), m)
         for w, ref in zip(m.windows, refs, strict=True):
             segment = m.pulse[round(w.start_s * m.fs) : round(w.end_s * m.fs)]
-            picks = [fundamental_bpm(segment, m.fs, rho) for rho in (None, *rhos)]
-            rows.append(np.abs(np.array(picks) - ref))
+            rows.append(np.abs(fundamental_bpms(segment, m.fs, [None, *rhos]) - ref))
         print(f"  {method} {rec.id}", flush=True)
     return np.array(rows)
 
@@ -55,10 +56,15 @@ def main() -> None:
     parser.add_argument("-m", "--method", action="append", required=True)
     parser.add_argument("--rho", nargs="+", type=float, default=[0.2, 0.3, 0.4, 0.5, 0.7])
     args = parser.parse_args()
+    if not all(0 < r <= 1 for r in args.rho):  # NaN fails too
+        parser.error("--rho: each value must be a share of the highest peak's power, in (0, 1]")
     lines = ["| method | highest peak | " + " | ".join(f"rho {r:g}" for r in args.rho) + " |"]
     lines.append("|---" * (2 + len(args.rho)) + "|")
     for method in args.method:
-        errors = np.vstack([window_errors(s, method, args.rho) for s in args.splits])
+        try:
+            errors = np.vstack([window_errors(s, method, args.rho) for s in args.splits])
+        except RppgError as exc:
+            raise SystemExit(f"error: {exc}") from None
         maes = np.nanmean(errors, axis=0)
         lines.append(f"| {method} | " + " | ".join(f"{e:.2f}" for e in maes) + " |")
     print("\n".join(lines))
