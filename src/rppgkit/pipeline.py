@@ -328,12 +328,7 @@ def analyse(
     if times[-1] - times[0] < opts.window_s:
         raise TooShortError(_too_short(video, times[-1] - times[0], opts.window_s))
     valid = _coverage(trace, times, opts.max_gap_s)
-    adaptation_s = network_s = None
-    if estimator.input_kind == "trace":
-        pulse = estimator(rgb, fs)
-    else:
-        clip_pulse, network_s, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
-        pulse = blood_up(clip_pulse, rgb, fs, opts.band_hz)
+    pulse, network_s, adaptation_s = _estimate_pulse(estimator, trace, times, rgb, fs, opts, crops)
     hr = heart_rate(pulse, fs, opts.band_hz, estimator.subharmonic)
     windows = sliding_heart_rate(
         pulse, fs, opts.window_s, opts.step_s, opts.band_hz, estimator.subharmonic
@@ -342,12 +337,7 @@ def analyse(
     beats = detect_beats(pulse, fs, _hr_track(windows, hr, fs, pulse.size))
     beats = beats.where(valid[beats.indices])
     scored = score_windows(windows, beats, _second_windows(second, fs, opts))
-    quality = assess(
-        hr.snr_db,
-        float(np.median(beats.quality)) if beats.quality.size else float("nan"),
-        float("nan") if second is None else abs(hr.bpm - heart_rate(second, fs, opts.band_hz).bpm),
-    )
-    quality = discount_damage(quality, trace.decode_errors, trace.n_frames)
+    quality = _whole_quality(hr, beats, second, fs, opts, trace)
     covered = [_share(valid, times - times[0], w.start_s, w.end_s) for w in windows]
     hrv_result, hrv_reason = _gated_hrv(beats, fs, opts.band_hz, trace.decode_errors)
     return Measurement(
@@ -369,6 +359,47 @@ def analyse(
         network_s=network_s,
         analysis_s=time.perf_counter() - start,
     )
+
+
+def _estimate_pulse(
+    estimator: Estimator,
+    trace: Trace,
+    times: np.ndarray,
+    rgb: np.ndarray,
+    fs: float,
+    opts: Options,
+    crops: FrameCrops | None,
+) -> tuple[np.ndarray, float | None, float | None]:
+    """The method's pulse on the uniform grid ``times``, with network and adaptation seconds.
+
+    A clip method's output is turned so that up is more blood (`blood_up`), as the classic
+    methods' is; neither time applies to a classic method.
+    """
+    if estimator.input_kind == "trace":
+        return estimator(rgb, fs), None, None
+    clip_pulse, network_s, adaptation_s = _clip_pulse(estimator, trace, times, fs, opts, crops)
+    return blood_up(clip_pulse, rgb, fs, opts.band_hz), network_s, adaptation_s
+
+
+def _whole_quality(
+    hr: HeartRate,
+    beats: Beats,
+    second: np.ndarray | None,
+    fs: float,
+    opts: Options,
+    trace: Trace,
+) -> Quality:
+    """The whole video's quality: SNR, beat template match, agreement with a second method.
+
+    Without colour (``second`` is None) the agreement cue is missing; frames the decoder
+    damaged scale the index down.
+    """
+    template_r = float(np.median(beats.quality)) if beats.quality.size else float("nan")
+    agreement = (
+        float("nan") if second is None else abs(hr.bpm - heart_rate(second, fs, opts.band_hz).bpm)
+    )
+    quality = assess(hr.snr_db, template_r, agreement)
+    return discount_damage(quality, trace.decode_errors, trace.n_frames)
 
 
 def _second_method(method: str) -> str:

@@ -195,61 +195,85 @@ def _optimise(
     on_window: Callable[[int, int], None] | None,
 ) -> tuple[np.ndarray, float, int]:
     """Pass 2: the edit ``[N, S, S, 3]`` (grey levels at crop resolution) of every frame."""
-    spec = net.spec
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    task = net.copy().task.to(device)  # its gradient flags change: not the shared network
-    task.requires_grad_(False)
-    size = spec.size
-    edit = np.zeros((len(faces.times), size, size, 3), np.float32)
-    # full-resolution pixels each crop pixel stands for: the squared change counts this often
-    sides = np.array(
-        [square_bounds(b, spec.face_scale)[2] if np.isfinite(b[0]) else 0 for b in faces.boxes]
-    )
-    weight = (sides / size) ** 2
-    frame_values = float(faces.shape[0] * faces.shape[1] * 3)  # H*W*C
-    starts = window_starts(len(frame_of), spec.frames)
-    scores = []
+    editor = _WindowEditor(net, faces, settings)
+    length = net.spec.frames
+    edit = np.zeros((len(faces.times), net.spec.size, net.spec.size, 3), np.float32)
     settled = np.zeros(len(faces.times), bool)  # edited by an earlier window: context, fixed
+    starts = window_starts(len(frame_of), length)
+    scores = []
     for i, s in enumerate(starts):
-        take = frame_of[s : s + spec.frames]
-        frames, inverse = np.unique(take, return_inverse=True)
-        crops = torch.from_numpy(faces.crops[frames].astype(np.float32)).to(device)
-        cover = torch.from_numpy(np.ascontiguousarray(faces.cover[frames]))[..., None].to(device)
-        pixels = torch.from_numpy(weight[frames].astype(np.float32))[:, None, None, None]
-        pixels = pixels.to(device)
-        delta = torch.tensor(edit[frames], requires_grad=True, device=device)
-        y = torch.from_numpy(normalize_label(target[s : s + spec.frames], spec.norm))[None]
-        y = y.to(device)
-        opt = torch.optim.Adam([delta], lr=settings.lr)
-        idx = torch.from_numpy(inverse).to(device)
-        fixed = torch.from_numpy(settled[frames]).to(device)
-        window_crops, window_cover = crops[idx], cover[idx]  # per clip frame, repeats included
-        with torch.no_grad():  # the pulse the network reads in the original: to cancel
-            x = normalize_frames(window_crops, spec.norm).permute(3, 0, 1, 2)[None]
-            seen = task.predict(x)[0]
-        wanted = torch.tensor(target[s : s + spec.frames], dtype=torch.float32, device=device)
-        basis = pulse_basis(wanted, seen)
-        for _ in range(settings.steps):
-            change = delta.clamp(-settings.max_change, settings.max_change) * cover
-            per_frame = change[idx]
-            clip = (window_crops + per_frame).clamp(0, 255)
-            x = normalize_frames(clip, spec.norm).permute(3, 0, 1, 2)[None]
-            pulse = task.predict(x)
-            # squared change over the whole frames of this window, as the paper's mean
-            mse = (change**2 * pixels).sum() / (len(frames) * frame_values)
-            loss = neg_pearson(pulse, y) + settings.lam * mse
-            if settings.rhythm:
-                loss = loss + settings.rhythm * off_pulse(per_frame, window_cover, basis)
-            opt.zero_grad()
-            loss.backward()
-            delta.grad[fixed] = 0  # Adam leaves entries that never had a gradient where they are
-            opt.step()
-        edit[frames] = delta.detach().clamp(-settings.max_change, settings.max_change).cpu().numpy()
+        frames, inverse = np.unique(frame_of[s : s + length], return_inverse=True)
+        edit[frames], score = editor.edit(
+            frames, inverse, target[s : s + length], edit[frames], settled[frames]
+        )
         settled[frames] = True
-        scores.append(1.0 - float(neg_pearson(pulse.detach(), y)))
+        scores.append(score)
         if on_window is not None:
             on_window(i, len(starts))
     return edit, float(np.mean(scores)), len(starts)
+
+
+class _WindowEditor:
+    """Optimises the edit of one clip window at a time against a frozen copy of the network."""
+
+    def __init__(self, net: Network, faces: _Faces, settings: EditSettings) -> None:
+        self.spec, self.faces, self.settings = net.spec, faces, settings
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.task = net.copy().task.to(self.device)  # gradient flags change: not the shared one
+        self.task.requires_grad_(False)
+        # full-resolution pixels each crop pixel stands for: the squared change counts this often
+        sides = np.array(
+            [
+                square_bounds(b, self.spec.face_scale)[2] if np.isfinite(b[0]) else 0
+                for b in faces.boxes
+            ]
+        )
+        self.weight = ((sides / self.spec.size) ** 2).astype(np.float32)
+        self.frame_values = float(faces.shape[0] * faces.shape[1] * 3)  # H*W*C
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def edit(
+        self,
+        frames: np.ndarray,
+        inverse: np.ndarray,
+        wanted: np.ndarray,
+        start: np.ndarray,
+        fixed: np.ndarray,
+    ) -> tuple[np.ndarray, float]:
+        """The edit of ``frames`` (distinct frames; ``inverse`` maps clip frames to them) that
+        makes the network read ``wanted``, from ``start``; ``fixed`` frames keep theirs.
+
+        Returns the edit ``[len(frames), S, S, 3]`` and the network's Pearson r with ``wanted``.
+        """
+        spec, settings, faces = self.spec, self.settings, self.faces
+        idx, still = self._tensor(inverse), self._tensor(fixed)
+        pixels = self._tensor(self.weight[frames])[:, None, None, None]
+        crops = self._tensor(faces.crops[frames].astype(np.float32))[idx]  # per clip frame
+        cover = self._tensor(faces.cover[frames])[..., None]
+        y = self._tensor(normalize_label(wanted, spec.norm))[None]
+        delta = torch.tensor(start, requires_grad=True, device=self.device)
+        opt = torch.optim.Adam([delta], lr=settings.lr)
+        with torch.no_grad():  # the pulse the network reads in the original: to cancel
+            seen = self.task.predict(normalize_frames(crops, spec.norm).permute(3, 0, 1, 2)[None])
+        basis = pulse_basis(self._tensor(wanted.astype(np.float32)), seen[0])
+        for _ in range(settings.steps):
+            change = delta.clamp(-settings.max_change, settings.max_change) * cover
+            per_frame = change[idx]
+            clip = (crops + per_frame).clamp(0, 255)
+            pulse = self.task.predict(normalize_frames(clip, spec.norm).permute(3, 0, 1, 2)[None])
+            # squared change over the whole frames of this window, as the paper's mean
+            mse = (change**2 * pixels).sum() / (len(frames) * self.frame_values)
+            loss = neg_pearson(pulse, y) + settings.lam * mse
+            if settings.rhythm:
+                loss = loss + settings.rhythm * off_pulse(per_frame, cover[idx], basis)
+            opt.zero_grad()
+            loss.backward()
+            delta.grad[still] = 0  # Adam leaves entries that never had a gradient where they are
+            opt.step()
+        done = delta.detach().clamp(-settings.max_change, settings.max_change).cpu().numpy()
+        return done, 1.0 - float(neg_pearson(pulse.detach(), y))
 
 
 PATCHES = 4  # the crop is split into PATCHES x PATCHES regions for `off_pulse`

@@ -8,6 +8,7 @@ import html
 
 from rppgkit.fileio import shown
 from rppgkit.pipeline import Measurement
+from rppgkit.summary import Summary
 
 
 def report_html(m: Measurement, png: bytes) -> str:
@@ -26,8 +27,40 @@ def report_html(m: Measurement, png: bytes) -> str:
         A self-contained HTML document.
     """
     s = m.summary()
+    figures = dataclasses.asdict(s.hrv) if s.hrv is not None else {}
+    hrv_rows = [(k, "n/a" if v is None else v) for k, v in figures.items()]
+    window_rows = _window_rows(m)
+    hrv_html = (
+        _table(("index", "value"), hrv_rows)
+        if hrv_rows
+        else f"<p>No HRV: {html.escape(str(s.hrv_reason))}</p>"
+    )
+    image = base64.b64encode(png).decode("ascii")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>rppgkit report: {html.escape(shown(m.video.name))}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 10px; text-align: left; }}
+details {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>rppgkit report: {html.escape(shown(m.video.name))}</h1>
+{_table(("measure", "value"), _summary_rows(s))}
+<img alt="report figure" src="data:image/png;base64,{image}">
+<h2>Heart-rate variability</h2>
+{hrv_html}
+<details><summary>Heart rate per window ({len(window_rows)})</summary>
+{_table(("window (s)", "HR (bpm)", "SNR (dB)", "quality"), window_rows)}
+</details>
+</body></html>
+"""
+
+
+def _summary_rows(s: Summary) -> list[tuple[str, object]]:
+    """The report's main table: what was measured and how well, one (label, value) per row."""
     q = s.quality
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("video", s.video),
         ("method", s.method),
         ("heart rate (whole video)", f"{s.hr_bpm} bpm, SNR {s.hr_snr_db} dB"),
@@ -50,9 +83,12 @@ def report_html(m: Measurement, png: bytes) -> str:
                 f"mean SNR {w.snr_mean_db} dB",
             )
         )
-    figures = dataclasses.asdict(s.hrv) if s.hrv is not None else {}
-    hrv_rows = [(k, "n/a" if v is None else v) for k, v in figures.items()]
-    window_rows = [
+    return rows
+
+
+def _window_rows(m: Measurement) -> list[tuple[str, str, str, str]]:
+    """One row per heart-rate window: span, HR, SNR and quality index."""
+    return [
         (
             f"{x.start_s:.1f}-{x.end_s:.1f}",
             f"{x.bpm:.1f}",
@@ -61,31 +97,6 @@ def report_html(m: Measurement, png: bytes) -> str:
         )
         for x in m.windows
     ]
-    hrv_html = (
-        _table(("index", "value"), hrv_rows)
-        if hrv_rows
-        else f"<p>No HRV: {html.escape(str(s.hrv_reason))}</p>"
-    )
-    image = base64.b64encode(png).decode("ascii")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>rppgkit report: {html.escape(shown(m.video.name))}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 10px; text-align: left; }}
-details {{ margin: 1em 0; }} img {{ max-width: 100%; }}
-</style></head><body>
-<h1>rppgkit report: {html.escape(shown(m.video.name))}</h1>
-{_table(("measure", "value"), rows)}
-<img alt="report figure" src="data:image/png;base64,{image}">
-<h2>Heart-rate variability</h2>
-{hrv_html}
-<details><summary>Heart rate per window ({len(window_rows)})</summary>
-{_table(("window (s)", "HR (bpm)", "SNR (dB)", "quality"), window_rows)}
-</details>
-</body></html>
-"""
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
