@@ -41,9 +41,28 @@ def detrend(x: np.ndarray, lam: float = 100.0) -> np.ndarray:
 
     The trend is the solution of ``(I + lam^2 D2'D2) z = x`` with ``D2`` the second-difference
     operator; the system is pentadiagonal, so a banded solve costs O(N) instead of the O(N^3) of
-    the dense formula. ``x`` may be ``[N]`` or ``[N, C]`` (each column detrended independently).
-    The trend's half-power frequency is about ``fs / (2 pi sqrt(lam))``: 0.48 Hz for the default
-    ``lam`` at 30 fps, below the slowest pulse (0.7 Hz). Scale ``lam`` with ``fs**2`` to keep it.
+    the dense formula.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``[N]`` or ``[N, C]`` signal(s), each column detrended independently.
+    lam : float
+        Smoothness of the trend. Its half-power frequency is about ``fs / (2 pi sqrt(lam))``:
+        0.48 Hz for the default at 30 fps, below the slowest pulse (0.7 Hz). Scale `lam` with
+        ``fs**2`` to keep it.
+
+    Returns
+    -------
+    np.ndarray
+        Float array shaped like `x`: the signal minus its trend, so with zero mean.
+
+    Examples
+    --------
+    >>> t = np.arange(300) / 30.0
+    >>> pulse = np.sin(2 * np.pi * 1.2 * t)
+    >>> round(float(np.corrcoef(detrend(pulse + 0.5 * t), pulse)[0, 1]), 2)
+    0.99
     """
     values = np.asarray(x, dtype=float)
     centred = values - values.mean(axis=0)  # exact zeros for flat input, less rounding otherwise
@@ -106,6 +125,35 @@ def bandpass(
 
     Zero phase keeps the pulse peaks where they are in time, which matters for beat timing.
     Inputs shorter than the default edge padding get a shorter padding instead of an error.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``[N, ...]`` signal(s), time along axis 0.
+    fs : float
+        Sampling rate in Hz.
+    lo, hi : float
+        Band edges in Hz (the -3 dB points); by default :data:`PULSE_BAND_HZ`.
+    order : int
+        Order of the Butterworth prototype; forward-backward filtering doubles it.
+
+    Returns
+    -------
+    np.ndarray
+        The filtered signal(s), float, shaped like `x`.
+
+    Raises
+    ------
+    RppgError
+        When the band does not satisfy ``0 < lo < hi < fs / 2``.
+
+    Examples
+    --------
+    >>> t = np.arange(300) / 30.0
+    >>> pulse = np.sin(2 * np.pi * 1.2 * t)
+    >>> filtered = bandpass(pulse + np.sin(2 * np.pi * 8.0 * t), 30.0)
+    >>> round(float(np.abs(filtered - pulse)[30:-30].max()), 2)  # the 8 Hz tone is gone
+    0.04
     """
     if not 0 < lo < hi < fs / 2:
         raise RppgError(
@@ -235,6 +283,22 @@ def sos_steady_state(sos: np.ndarray) -> np.ndarray:
     As ``scipy.signal.sosfilt_zi``: each section's states (transposed direct form II) for a
     unit step, scaled by the DC gain of the sections before it. A section with output ``g``
     (its DC gain) holds ``z0 = g - b0`` and ``z1 = b2 - a2 g``.
+
+    Parameters
+    ----------
+    sos : np.ndarray
+        ``[S, 6]`` sections ``[b0, b1, b2, 1, a1, a2]``.
+
+    Returns
+    -------
+    np.ndarray
+        ``[S, 2]`` states; scale them by a signal's first value to start it without a
+        transient (:func:`sosfiltfilt`).
+
+    Examples
+    --------
+    >>> sos_steady_state(butter_bandpass_sos(4, 0.7, 3.0, 30.0)).shape
+    (4, 2)
     """
     states = np.empty((len(sos), 2))
     scale = 1.0
@@ -299,10 +363,38 @@ def _section_blocks(section: tuple[float, ...]) -> tuple[np.ndarray, ...]:
 def resample_uniform(t: np.ndarray, x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Linearly resample samples taken at irregular times ``t`` onto a grid of step ``1/fs``.
 
-    The grid starts at ``t[0]`` and ends at or before ``t[-1]``. Gaps from dropped frames are
-    bridged by interpolation; NaN samples (frames without a face) count as missing in their own
-    column and are interpolated across, never spread. Before the first and after the last valid
-    sample the nearest valid value is held. Returns ``(t_uniform, x_uniform)``.
+    Gaps from dropped frames are bridged by interpolation; NaN samples (frames without a face)
+    count as missing in their own column and are interpolated across, never spread. Before the
+    first and after the last valid sample the nearest valid value is held.
+
+    Parameters
+    ----------
+    t : np.ndarray
+        ``[N]`` strictly increasing sample times in seconds.
+    x : np.ndarray
+        ``[N, ...]`` samples, NaN where missing.
+    fs : float
+        Rate of the grid in Hz.
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        ``(t_uniform, x_uniform)``: the grid ``[M]``, which starts at ``t[0]`` and ends at or
+        before ``t[-1]`` (:func:`uniform_grid`), and the samples on it ``[M, ...]``.
+
+    Raises
+    ------
+    RppgError
+        When `t` is not one time per sample, not strictly increasing, or under two samples.
+    TooShortError
+        When a column has fewer than two valid (non-NaN) samples.
+
+    Examples
+    --------
+    >>> t = np.array([0.0, 0.1, 0.3, 0.4])  # the frame at 0.2 s was dropped
+    >>> grid, values = resample_uniform(t, np.array([1.0, 2.0, np.nan, 5.0]), 10.0)
+    >>> np.round(grid, 2).tolist(), np.round(values, 2).tolist()
+    ([0.0, 0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0, 5.0])
     """
     times = np.asarray(t, dtype=float)
     values = np.asarray(x, dtype=float)
@@ -416,12 +508,38 @@ def _along_time(values: np.ndarray, ndim: int) -> np.ndarray:
 def power_spectrum(
     x: np.ndarray, fs: float, min_resolution_hz: float = 0.01
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hann-windowed, zero-padded periodogram of a 1-D signal; returns ``(freqs, power)``.
+    """Hann-windowed, zero-padded periodogram of a 1-D signal.
 
     Zero padding adds no resolution (the Hann main lobe of a T-second window stays 4/T Hz wide)
     but samples the spectrum densely: with bins no wider than ``min_resolution_hz`` (0.01 Hz =
     0.6 bpm by default, so nfft >= fs / 0.01) the three bins around a peak lie on its smooth top
     and parabolic refinement (:func:`spectral_peak`) is accurate to well under 0.1 bpm.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``[N]`` signal.
+    fs : float
+        Sampling rate in Hz.
+    min_resolution_hz : float
+        Widest frequency bin allowed, in Hz.
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        ``(freqs, power)``, each ``[F]``: the one-sided spectrum of :func:`periodogram`.
+
+    Raises
+    ------
+    RppgError
+        When `x` is not 1-D.
+
+    Examples
+    --------
+    >>> t = np.arange(300) / 30.0
+    >>> freqs, power = power_spectrum(np.sin(2 * np.pi * 1.2 * t), 30.0)
+    >>> round(float(freqs[1]), 4), round(float(freqs[np.argmax(power)]), 2)
+    (0.01, 1.2)
     """
     values = np.asarray(x, dtype=float)
     if values.ndim != 1:
@@ -471,6 +589,21 @@ def next_fast_len(target: int) -> int:
 
     pocketfft (numpy's and scipy's FFT) is fastest on such lengths; this is
     ``scipy.fft.next_fast_len(target)``. Such numbers are dense, so counting up is quick.
+
+    Parameters
+    ----------
+    target : int
+        Least length wanted (below 1 counts as 1).
+
+    Returns
+    -------
+    int
+        The FFT length.
+
+    Examples
+    --------
+    >>> next_fast_len(1001)  # 1008 = 2**4 * 3**2 * 7
+    1008
     """
     length = max(int(target), 1)
     while True:
@@ -602,8 +735,31 @@ def spectral_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) ->
     A parabola through the log-power of the maximum bin and its two neighbours (neighbours may
     lie just outside the band) gives the vertex; a Hann peak is close to Gaussian, so on a log
     scale the parabola fits it almost exactly. This removes the bin-width quantisation of HR.
-    When the in-band maximum sits on a slope at the band edge (no local peak) the bin itself is
-    returned; the result is always clipped to ``[lo, hi]``.
+
+    Parameters
+    ----------
+    freqs, power : np.ndarray
+        ``[F]`` a power spectrum on evenly spaced bins (:func:`power_spectrum`).
+    lo, hi : float
+        The band searched, in Hz.
+
+    Returns
+    -------
+    float
+        The peak's frequency in Hz, clipped to ``[lo, hi]``. When the in-band maximum sits on a
+        slope at the band edge (no local peak) it is that bin's frequency, unrefined.
+
+    Raises
+    ------
+    RppgError
+        When no bin lies in ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> t = np.arange(300) / 30.0
+    >>> freqs, power = power_spectrum(np.sin(2 * np.pi * 1.2 * t), 30.0)
+    >>> round(60 * spectral_peak(freqs, power, 0.7, 3.0), 2)  # in bpm
+    72.0
     """
     in_band = np.flatnonzero((freqs >= lo) & (freqs <= hi))
     if in_band.size == 0:

@@ -265,7 +265,40 @@ def measure(
     """Measure pulse, heart rate and HRV from a face video (file or folder of frames).
 
     The video is decoded once: a neural method's face crops are cut in the pass that makes the
-    RGB trace. `overrides` are Options fields, e.g. `measure("v.mp4", method="chrom")`.
+    RGB trace.
+
+    Parameters
+    ----------
+    video : str or path-like
+        A video file or a folder of frames (`rppgkit.video.reader.open_video`).
+    options : Options, optional
+        The settings; by default ``Options()``.
+    on_frame : callable, optional
+        Called with each frame's index once it is measured (progress).
+    **overrides
+        Options fields replacing those of `options`, e.g. ``measure("v.mp4", method="chrom")``.
+
+    Returns
+    -------
+    Measurement
+        Pulse, heart rate (whole video and per window), beats, HRV and their quality.
+
+    Raises
+    ------
+    RppgError
+        A setting that cannot work, checked before anything is decoded.
+    VideoError
+        A video that cannot be opened or decoded.
+    TooShortError
+        A video shorter than the heart-rate window.
+    NoFaceError
+        No face, or one in too few frames (``Options.min_face_fraction``).
+
+    Examples
+    --------
+    >>> from rppgkit import measure
+    >>> m = measure("face.mp4", method="chrom")  # doctest: +SKIP
+    >>> print(f"{m.heart_rate.bpm:.1f} bpm, quality {m.quality.index:.2f}")  # doctest: +SKIP
     """
     opts = dataclasses.replace(options or Options(), **overrides)
     opts.validate()  # fail on a bad setting before decoding anything
@@ -309,12 +342,45 @@ def analyse(
 ) -> Measurement:
     """Everything after the video: estimate the pulse from an RGB trace, then HR and HRV.
 
-    Separate from `measure` so one trace can be analysed by several methods. Classic methods
-    need nothing but the trace. A neural method reads face crops: `crops`, cut in the trace's
-    own decoding pass (`rppgkit.clip.crop_recorder`, as `measure` does); without them the video
-    is decoded again to cut them (`rppgkit.clip.recut_crops`). The sampling rate is the one the
-    trace was made at (`Trace.fps_override`, else its timestamps'); `Options.fps` acts where the
-    video is opened.
+    Separate from `measure` so one trace can be analysed by several methods. The sampling rate
+    is the one the trace was made at (`Trace.fps_override`, else its timestamps'); `Options.fps`
+    acts where the video is opened.
+
+    Parameters
+    ----------
+    trace : Trace
+        The video's RGB trace (`rppgkit.trace.extract.extract_trace`).
+    options : Options, optional
+        The settings; by default ``Options()``.
+    crops : FrameCrops, optional
+        A neural method's face crops, cut in the trace's own decoding pass
+        (`rppgkit.clip.crop_recorder`, as `measure` does); without them the video is decoded
+        again to cut them (`rppgkit.clip.recut_crops`). Classic methods need nothing but the
+        trace.
+    **overrides
+        Options fields replacing those of `options`.
+
+    Returns
+    -------
+    Measurement
+        Pulse, heart rate (whole video and per window), beats, HRV and their quality.
+
+    Raises
+    ------
+    RppgError
+        A setting that cannot work, or a greyscale trace for a method that reads colour.
+    NoFaceError
+        No face, or one in too few frames (``Options.min_face_fraction``).
+    TooShortError
+        A trace of one frame, or shorter than the heart-rate window.
+    VideoError
+        A neural method without `crops` whose video cannot be decoded again.
+
+    Examples
+    --------
+    >>> from rppgkit import analyse, extract_trace, open_video
+    >>> trace = extract_trace(open_video("face.mp4"))  # doctest: +SKIP
+    >>> by_method = {m: analyse(trace, method=m) for m in ("pos", "chrom")}  # doctest: +SKIP
     """
     start = time.perf_counter()
     opts = dataclasses.replace(options or Options(), **overrides)

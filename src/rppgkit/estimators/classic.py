@@ -27,6 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rppgkit import dsp
+from rppgkit.docfill import fill_doc
 from rppgkit.errors import RppgError
 
 Band = tuple[float, float]  # low and high edge in Hz
@@ -40,6 +41,23 @@ ICA_STEP_S = 1.0
 ICA_DETREND_LAMBDA_15FPS = 10.0
 """Poh et al. (2011) detrend with smoothness priors, lambda 10 at their 15 fps (cut-off 0.75 Hz)."""
 _GREEN = 1
+
+_DOC = {  # the sections every method's docstring shares (`fill_doc`)
+    "rgb_fs": """rgb : np.ndarray
+    ``[N, 3]`` mean skin R, G, B (linear, any scale), sampled uniformly.
+fs : float
+    Sampling rate in Hz.""",
+    "returns": """Returns
+-------
+np.ndarray
+    ``[N]`` pulse, band-passed to `band_hz`, zero mean, more blood up.
+
+Raises
+------
+RppgError
+    When `rgb` is not ``[N, 3]``, is empty or holds NaN or inf, or `band_hz` does not fit
+    below ``fs / 2``.""",
+}
 _CHUNK = 4096  # POS windows processed at once: bounds memory on long videos
 
 
@@ -129,11 +147,20 @@ def _project_out(rgb: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return residual[:, _GREEN]
 
 
+@fill_doc(_DOC)
 def green(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """GREEN (Verkruysse, Svaasand & Nelson, Opt. Express 2008).
 
     Algorithm: the mean green value of the skin region per frame, band-passed; green is where
     haemoglobin absorption gives the strongest pulse. No deviation.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz.
+
+    %(returns)s
     """
     trace = _as_trace(rgb)
     return _finish(trace[:, _GREEN], trace, fs, band_hz)
@@ -165,6 +192,7 @@ def _ica_window(trace: np.ndarray, fs: float, seed: int, band_hz: Band) -> np.nd
     return -best if np.dot(best, standardised[:, _GREEN]) > 0 else best
 
 
+@fill_doc(_DOC)
 def ica(
     rgb: np.ndarray,
     fs: float,
@@ -183,6 +211,18 @@ def ica(
     one HR per window; to give a continuous pulse, each window's source is standardised, its
     sign set to anti-correlate with the window's green channel, and the windows are blended with
     Hann weights (:func:`rppgkit.dsp.hann_overlap_add`). A trace shorter than 30 s is one window.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    seed : int
+        Seed of FastICA, so results repeat.
+    step_s : float
+        Step between the 30 s windows, in seconds.
+    band_hz : tuple of float
+        The pulse band in Hz; the choice of source uses it too.
+
+    %(returns)s
     """
     trace = _as_trace(rgb)
     n = trace.shape[0]
@@ -204,6 +244,7 @@ def _chrom_window(rgb: np.ndarray, fs: float, band_hz: Band) -> np.ndarray:
     return xf - _safe_div(xf.std(), yf.std()) * yf
 
 
+@fill_doc(_DOC)
 def chrom(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """CHROM (de Haan & Jeanne, IEEE TBME 2013), the windowed form of its section on
     overlap-add.
@@ -213,6 +254,18 @@ def chrom(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.n
     band-pass X and Y inside the interval; ``S = Xf - alpha Yf`` with ``alpha = std Xf / std Yf``;
     multiply S by a Hann window and add it into the output. No deviation besides the shared
     finishing band-pass and polarity.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz; the band-passes inside the intervals use it too.
+
+    %(returns)s
+
+    Examples
+    --------
+    As for :func:`pos`: ``chrom(rgb, 30.0)`` reads the same 72 bpm pulse.
     """
     trace = _as_trace(rgb)
     window = functools.partial(_chrom_window, band_hz=band_hz)
@@ -227,6 +280,7 @@ def _pos_windows(windows: np.ndarray) -> np.ndarray:
     return h - h.mean(axis=1, keepdims=True)
 
 
+@fill_doc(_DOC)
 def pos(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """POS (Wang, den Brinker, Stuijk & de Haan, IEEE TBME 2017), Algorithm 1.
 
@@ -235,6 +289,24 @@ def pos(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     ``S1 = G - B`` and ``S2 = -2R + G + B``; tune ``h = S1 + (std S1 / std S2) S2``; add
     ``h - mean(h)`` into the output at the window's frames. No deviation besides the shared
     finishing band-pass and polarity.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz.
+
+    %(returns)s
+
+    Examples
+    --------
+    >>> from rppgkit.pulse.heart_rate import heart_rate
+    >>> t = np.arange(0, 20, 1 / 30)
+    >>> blood = np.sin(2 * np.pi * 1.2 * t)  # skin darkens as blood volume rises
+    >>> rgb = np.array([0.6, 0.45, 0.35]) * (1 - 0.01 * PBV_SIGNATURE * blood[:, None])
+    >>> pulse = pos(rgb, 30.0)
+    >>> round(heart_rate(pulse, 30.0).bpm, 1), round(float(np.corrcoef(pulse, blood)[0, 1]), 2)
+    (72.0, 0.98)
     """
     trace = _as_trace(rgb)
     n = trace.shape[0]
@@ -260,6 +332,7 @@ def _pbv_window(rgb: np.ndarray, fs: float) -> np.ndarray:
     return normalised @ weights / (PBV_SIGNATURE @ weights)
 
 
+@fill_doc(_DOC)
 def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """PBV (de Haan & van Leest, Physiol. Meas. 2014).
 
@@ -271,11 +344,20 @@ def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     the interval (as in rPPG-Toolbox; with a CHROM-like in-interval filter the synthetic suite's
     errors grew tenfold, a choice seen on the suite itself); besides that, the shared finishing
     step (rPPG-Toolbox instead estimates ``Pbv`` from the video itself).
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz.
+
+    %(returns)s
     """
     trace = _as_trace(rgb)
     return _finish(_interval_overlap_add(trace, fs, _pbv_window), trace, fs, band_hz)
 
 
+@fill_doc(_DOC)
 def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """LGI, local group invariance (Pilz, Zaunseder, Krajewski & Blazek, CVPR-W 2018).
 
@@ -283,12 +365,21 @@ def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     direction along which intensity and skin-tone changes act; the projection ``I - u u'``
     removes it and the green row of the projected trace is the pulse. Computed over the whole
     trace, as in rPPG-Toolbox and pyVHR. No deviation besides the shared finishing step.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz.
+
+    %(returns)s
     """
     trace = _as_trace(rgb)
     principal = np.linalg.svd(trace.T, full_matrices=False)[0][:, 0]
     return _finish(_project_out(trace, principal), trace, fs, band_hz)
 
 
+@fill_doc(_DOC)
 def omit(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.ndarray:
     """OMIT, orthogonal matrix image transformation (Casado & Lopez, Face2PPG, 2023).
 
@@ -296,6 +387,14 @@ def omit(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nd
     ``q`` (the first frame's colour: the skin-tone and intensity direction) is removed with
     ``I - q q'``; the green row of the projected trace is the pulse. Whole trace, as in the paper's
     code. No deviation besides the shared finishing step.
+
+    Parameters
+    ----------
+    %(rgb_fs)s
+    band_hz : tuple of float
+        The pulse band in Hz.
+
+    %(returns)s
     """
     trace = _as_trace(rgb)
     basis = np.linalg.qr(trace.T)[0][:, 0]

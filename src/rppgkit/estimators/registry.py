@@ -78,9 +78,35 @@ def register(
     ``fn`` may be the function or its ``"module:function"`` path (imported by the first
     `create`; give the description then, as the docstring cannot be read without importing).
     A ``"trace"`` estimator must take ``band_hz=(low, high)``: the pulse band in Hz that the
-    pipeline passes from ``Options.band_hz`` (default ``rppgkit.dsp.PULSE_BAND_HZ``). The
-    description defaults to the first line of the function's docstring. ``subharmonic`` is the
-    `Estimator`'s.
+    pipeline passes from ``Options.band_hz`` (default ``rppgkit.dsp.PULSE_BAND_HZ``).
+
+    Parameters
+    ----------
+    name : str
+        The method's name, stored lower case.
+    input_kind : {"trace", "clip"}
+        What the estimator reads: the mean skin RGB ``[N, 3]`` or face crops ``[N, H, W, 3]``.
+    description : str
+        One line for listings; by default the first line of the function's docstring.
+    subharmonic : float, optional
+        The `Estimator`'s: how its pulse's heart rate is read.
+
+    Returns
+    -------
+    Callable
+        The decorator, which registers ``fn`` and returns it unchanged.
+
+    Raises
+    ------
+    ValueError
+        From the decorator: a name that is empty or already registered, or a path given
+        without a description.
+
+    Examples
+    --------
+    >>> @register("green2", description="the raw green channel")  # doctest: +SKIP
+    ... def green2(rgb, fs, band_hz=(0.7, 3.0)):
+    ...     return rgb[:, 1]
     """
 
     def decorate(fn: F) -> F:
@@ -99,6 +125,29 @@ def create(name: str, **options: object) -> Estimator:
 
     Its function is imported here when it was registered by path. Options let later methods
     take settings such as ``weights=...`` without changing callers.
+
+    Parameters
+    ----------
+    name : str
+        A registered method (`available`), in any case.
+    **options
+        Keyword arguments of its function, bound now.
+
+    Returns
+    -------
+    Estimator
+        Callable as ``estimator(x, fs)``.
+
+    Raises
+    ------
+    RppgError
+        An unknown name (the message lists the known ones), or options the method does not take.
+
+    Examples
+    --------
+    >>> estimator = create("POS", band_hz=(0.7, 2.5))
+    >>> estimator.name, estimator.input_kind
+    ('pos', 'trace')
     """
     estimator = ESTIMATORS.get(name)
     if isinstance(estimator.fn, str):

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from rppgkit.docfill import fill_doc
+
 CONFIDENCE = 0.95
+
+_DOC = {  # the parameters every paired statistic's docstring shares (`fill_doc`)
+    "pairs": """est, ref : np.ndarray
+    Estimated and reference values (heart rates in bpm), paired element by element.
+axis : int
+    Axis the pairs lie along; the others are kept (the bootstrap's resamples).""",
+}
 
 
 @dataclass(frozen=True)
@@ -31,19 +40,93 @@ class Interval:
         return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
+@fill_doc(_DOC)
 def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean absolute error of `est` against `ref`, in their units.
+
+    Parameters
+    ----------
+    %(pairs)s
+
+    Returns
+    -------
+    np.ndarray
+        The error, a numpy scalar for 1-D input.
+
+    Examples
+    --------
+    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    >>> round(float(mae(est, ref)), 2)
+    1.5
+    >>> mae(np.stack([est, ref]), ref).tolist()  # one error per row
+    [1.5, 0.0]
+    """
     return np.mean(np.abs(est - ref), axis=axis)
 
 
+@fill_doc(_DOC)
 def rmse(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Root mean square error of `est` against `ref`, in their units: large errors weigh more.
+
+    Parameters
+    ----------
+    %(pairs)s
+
+    Returns
+    -------
+    np.ndarray
+        The error, a numpy scalar for 1-D input.
+
+    Examples
+    --------
+    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    >>> round(float(rmse(est, ref)), 2)
+    1.58
+    """
     return np.sqrt(np.mean((est - ref) ** 2, axis=axis))
 
 
+@fill_doc(_DOC)
 def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean absolute percentage error of `est`, relative to `ref`, in %.
+
+    Parameters
+    ----------
+    %(pairs)s
+
+    Returns
+    -------
+    np.ndarray
+        The error in %, a numpy scalar for 1-D input; infinite where `ref` holds a zero.
+
+    Examples
+    --------
+    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    >>> round(float(mape(est, ref)), 2)
+    1.97
+    """
     return 100 * np.mean(np.abs(est - ref) / np.abs(ref), axis=axis)
 
 
+@fill_doc(_DOC)
 def pearson(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson correlation of `est` and `ref`: whether the estimates follow the reference.
+
+    Parameters
+    ----------
+    %(pairs)s
+
+    Returns
+    -------
+    np.ndarray
+        r in [-1, 1], a numpy scalar for 1-D input; NaN where either side is constant.
+
+    Examples
+    --------
+    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    >>> round(float(pearson(est, ref)), 3)
+    0.989
+    """
     de = est - est.mean(axis=axis, keepdims=True)
     dr = ref - ref.mean(axis=axis, keepdims=True)
     den = np.sqrt((de**2).sum(axis=axis) * (dr**2).sum(axis=axis))
@@ -61,7 +144,32 @@ def hr_metrics(
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> dict[str, Interval]:
-    """MAE and RMSE (bpm), MAPE (%), Pearson r and mean SNR (dB) with 95% intervals."""
+    """MAE and RMSE (bpm), MAPE (%), Pearson r and mean SNR (dB) with 95% intervals.
+
+    Parameters
+    ----------
+    est, ref : np.ndarray
+        ``[K]`` estimated and reference heart rates in bpm, paired (resampled together).
+    snr_db : np.ndarray, optional
+        SNR of each estimate in dB; non-finite values are left out of the mean.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling, so intervals repeat.
+
+    Returns
+    -------
+    dict[str, Interval]
+        ``mae``, ``rmse``, ``mape``, ``pearson_r`` and ``snr_db``. NaN where a statistic cannot
+        be computed (no pairs; Pearson r under 3; no SNR); the bounds are NaN under 2 values.
+
+    Examples
+    --------
+    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    >>> m = hr_metrics(est, ref, n_resamples=200)
+    >>> sorted(m), round(m["mae"].value, 2), str(m["snr_db"])
+    (['mae', 'mape', 'pearson_r', 'rmse', 'snr_db'], 1.5, '-')
+    """
     est, ref = np.asarray(est, float), np.asarray(ref, float)
     out = {
         name: _bootstrap(fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1)

@@ -85,8 +85,8 @@ def detect_beats(pulse: np.ndarray, fs: float, hr_hz: float | np.ndarray) -> Bea
     --------
     >>> t = np.arange(0, 20, 1 / 30)
     >>> beats = detect_beats(np.sin(2 * np.pi * 1.2 * t), 30.0, 1.2)
-    >>> len(beats.times_s), bool(beats.good.all())
-    (24, True)
+    >>> len(beats.times_s), int(beats.good.sum())  # the first beat is cut by the clip's start
+    (24, 23)
     """
     values = np.asarray(pulse, dtype=float)
     rate = np.broadcast_to(np.asarray(hr_hz, dtype=float), values.shape)

@@ -71,10 +71,39 @@ def heart_rate(
     The pulse is expected to be band-passed already (every estimator returns it so), hence no
     detrending here; the periodogram only removes the mean. The peak is interpolated between
     bins (:func:`rppgkit.dsp.spectral_peak`) so short windows are not quantised to the bin width.
-    With `subharmonic` set, a peak at a half or a third of the highest that holds that share of
-    its power is the rate instead (:func:`rppgkit.dsp.fundamental_peak`; for estimators that
-    over-draw the pulse's harmonics). The SNR is infinite when nothing but the pulse is in the
-    band.
+
+    Parameters
+    ----------
+    pulse : np.ndarray
+        ``[N]`` pulse waveform, band-passed.
+    fs : float
+        Sampling rate in Hz.
+    band : tuple of float
+        Heart rates searched, in Hz.
+    subharmonic : float, optional
+        When set, a peak at a half or a third of the highest that holds this share of its power
+        is the rate instead (:func:`rppgkit.dsp.fundamental_peak`; for estimators that over-draw
+        the pulse's harmonics). None: the highest peak.
+
+    Returns
+    -------
+    HeartRate
+        The rate in bpm and Hz, and its SNR in dB (de Haan & Jeanne 2013); the SNR is infinite
+        when nothing but the pulse is in the band.
+
+    Raises
+    ------
+    TooShortError
+        When the pulse spans less than two beats at the band's lowest rate.
+    RppgError
+        When the pulse is flat.
+
+    Examples
+    --------
+    >>> t = np.arange(0, 20, 1 / 30)
+    >>> hr = heart_rate(np.sin(2 * np.pi * 1.2 * t), 30.0)
+    >>> round(hr.bpm, 1), round(hr.snr_db, 1)
+    (72.0, 32.9)
     """
     values = np.asarray(pulse, dtype=float)
     min_s = 2 / band[0]
@@ -100,11 +129,44 @@ def sliding_heart_rate(
     band: tuple[float, float] = dsp.PULSE_BAND_HZ,
     subharmonic: float | None = None,
 ) -> list[WindowHR]:
-    """Heart rate over time: :func:`heart_rate` of every ``window_s`` window, ``step_s`` apart
-    (`subharmonic` as there).
+    """Heart rate over time: :func:`heart_rate` of every ``window_s`` window, ``step_s`` apart.
 
     Windows start at 0 and only whole windows are used, so a pulse of ``T`` seconds gives
     ``floor((T - window_s) / step_s) + 1`` estimates (counted in samples).
+
+    Parameters
+    ----------
+    pulse : np.ndarray
+        ``[N]`` pulse waveform, band-passed.
+    fs : float
+        Sampling rate in Hz.
+    window_s, step_s : float
+        Window length and the step between window starts, in seconds.
+    band : tuple of float
+        Heart rates searched, in Hz.
+    subharmonic : float, optional
+        As in :func:`heart_rate`.
+
+    Returns
+    -------
+    list[WindowHR]
+        One per window, in time order, with times in seconds from the first sample; their
+        quality is not assessed yet (:func:`rppgkit.pulse.quality.score_windows`).
+
+    Raises
+    ------
+    TooShortError
+        When the pulse is shorter than one window, or a window shorter than :func:`heart_rate`
+        needs.
+    RppgError
+        When a window is flat.
+
+    Examples
+    --------
+    >>> t = np.arange(0, 20, 1 / 30)
+    >>> windows = sliding_heart_rate(np.sin(2 * np.pi * 1.2 * t), 30.0, window_s=10, step_s=1)
+    >>> len(windows), windows[-1].start_s, round(windows[-1].bpm, 1)
+    (11, 10.0, 72.0)
     """
     values = np.asarray(pulse, dtype=float)
     length, step = round(window_s * fs), max(1, round(step_s * fs))

@@ -116,15 +116,40 @@ def _respiration_rate(ibi_ms: np.ndarray, times_s: np.ndarray) -> float:
 
 
 def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_BAND_HZ) -> HRV:
-    """HRV of the beats at sample positions ``peaks`` (fractional positions refined between
-    samples are welcome) of a signal sampled at ``fs`` Hz.
+    """HRV of the beats at sample positions ``peaks`` of a signal sampled at ``fs`` Hz.
 
-    Implausible and ectopic intervals are removed first (plausible: a heart rate in
-    ``band_hz``, the band the pulse was read in); successive differences (RMSSD, pNN50) are
-    taken only between intervals that were adjacent before removal (:func:`_time_domain`
-    checks this from the interval times, as neurokit2's ``hrv_time`` does). LF/HF needs at
-    least 60 s of beats and is only a rough figure below the conventional 2-5 minutes; the
-    respiration rate needs 30 s.
+    Implausible and ectopic intervals are removed first; successive differences (RMSSD, pNN50)
+    are taken only between intervals that were adjacent before removal (:func:`_time_domain`
+    checks this from the interval times, as neurokit2's ``hrv_time`` does).
+
+    Parameters
+    ----------
+    peaks : np.ndarray
+        ``[B]`` beat positions in samples; fractional positions refined between samples are
+        welcome.
+    fs : float
+        Sampling rate in Hz.
+    band_hz : tuple of float
+        The band the pulse was read in: an interval is plausible when its heart rate lies in it.
+
+    Returns
+    -------
+    HRV
+        Time-domain indices of the kept intervals, LF/HF (NaN under 60 s of beats, and only a
+        rough figure below the conventional 2-5 minutes) and the respiration rate (NaN under
+        30 s).
+
+    Raises
+    ------
+    TooShortError
+        When fewer than 3 intervals are left after artefact removal.
+
+    Examples
+    --------
+    >>> peaks = np.cumsum(np.tile([25, 27], 10))  # beats 833 and 900 ms apart at 30 fps
+    >>> h = hrv(peaks, 30.0)
+    >>> h.n_beats, round(h.mean_ibi_ms, 1), round(h.rmssd_ms, 1)
+    (19, 868.4, 66.7)
     """
     beats = np.sort(np.asarray(peaks, dtype=float)) / fs
     ibi_ms = np.diff(beats) * 1000

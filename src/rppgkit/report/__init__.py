@@ -28,10 +28,29 @@ def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
     correlation and whether it is good; hr.csv has each window's quality index and its cues.
     An existing `out_dir` is replaced only when it holds nothing but `RESULT_FILES`.
 
+    Parameters
+    ----------
+    m : Measurement
+        What `rppgkit.measure` or `rppgkit.analyse` returned.
+    out_dir : str or path-like
+        The folder of results; missing folders above it are created.
+
     Returns
     -------
-    dict
+    dict[str, Path]
         The path of each file, by name.
+
+    Raises
+    ------
+    RppgError
+        An `out_dir` that is a file, holds other files, or cannot be created or written.
+
+    Examples
+    --------
+    >>> from rppgkit import measure, write_report
+    >>> paths = write_report(measure("face.mp4"), "results")  # doctest: +SKIP
+    >>> paths["report.html"]  # doctest: +SKIP
+    PosixPath('results/report.html')
     """
     with atomic_dir(out_dir, RESULT_FILES) as tmp:
         _write_files(m, tmp)

@@ -244,12 +244,50 @@ def extract_trace(
     """Stream the video once: track the face, segment its skin, average the skin colour.
 
     Only a few numbers per frame are kept, so memory does not grow with the video's length.
-    `on_face(rgb, box, skin)` sees every frame with its face box (x, y, w, h) and full-frame
-    skin mask (both None without a face), so a caller can cut face crops in the same pass.
-    With `roi="frame"` every box is the whole frame, with status FRAME (see the module's text).
-    `detect_every` defaults to the cadence the region is read at (see `SkinMeter`): give
-    `reads_crops` when a network will read crops cut at the trace's boxes later
-    (`rppgkit.clip.recut_crops`), so they are the boxes `on_face` would have seen.
+
+    Parameters
+    ----------
+    source : FileVideo or FrameFolder
+        The opened video (`rppgkit.video.reader.open_video`).
+    detector : str
+        Face detector: ``yunet`` or ``haar``.
+    detect_every : int, optional
+        Frames between face detections; by default the cadence the region is read at (see
+        `SkinMeter`).
+    max_gap_s : float
+        Longer stretches without a face are not bridged.
+    on_frame : callable, optional
+        Called with each frame's index once it is measured (progress).
+    on_face : callable, optional
+        ``on_face(rgb, box, skin)`` sees every frame with its face box (x, y, w, h) and
+        full-frame skin mask (both None without a face), so a caller can cut face crops in the
+        same pass.
+    roi : {"face", "frame"}
+        With ``"frame"`` every box is the whole frame, with status FRAME (see the module's
+        text).
+    reads_crops : bool
+        Give it when a network will read crops cut at the trace's boxes later
+        (`rppgkit.clip.recut_crops`), so they are the boxes `on_face` would have seen.
+
+    Returns
+    -------
+    Trace
+        Per-frame times, mean skin RGB (NaN without a face), face status, boxes and skin
+        share, at the video's own timestamps.
+
+    Raises
+    ------
+    RppgError
+        An unknown detector or `roi`.
+    VideoError
+        A video that cannot be decoded.
+
+    Examples
+    --------
+    >>> from rppgkit import extract_trace, open_video
+    >>> trace = extract_trace(open_video("face.mp4"))  # doctest: +SKIP
+    >>> trace.rgb.shape, f"{trace.face_fraction:.0%}"  # doctest: +SKIP
+    ((600, 3), '98%')
     """
     start = time.perf_counter()
     reads_crops = reads_crops or on_face is not None

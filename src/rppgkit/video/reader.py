@@ -74,7 +74,33 @@ class Frame:
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None) -> FileVideo | FrameFolder:
-    """Open a video file or a folder of frames; `fps` overrides wrong or missing metadata."""
+    """Open a video file or a folder of frames.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A video file, or a folder holding one image per frame.
+    fps : float, optional
+        Frame rate that overrides wrong or missing metadata: frames are spaced ``1/fps`` apart.
+
+    Returns
+    -------
+    FileVideo or FrameFolder
+        The opened video with its `info` (size, frame rate, duration); `frames()` decodes it.
+
+    Raises
+    ------
+    VideoError
+        A path that does not exist or is no video (a device, a single image, a file without a
+        video stream), or `fps` outside (0, 1000].
+
+    Examples
+    --------
+    >>> from rppgkit import open_video
+    >>> video = open_video("face.mp4")  # doctest: +SKIP
+    >>> video.info.fps, video.info.duration_s  # doctest: +SKIP
+    (30.0, 20.0)
+    """
     p = Path(path)
     if fps is not None and not (0 < fps <= 1000):
         raise VideoError(f"--fps must be between 0 and 1000, got {fps}")
