@@ -90,8 +90,8 @@ def figures(data: Path, work: Path, label: str, opts: Options) -> dict[str, dict
         except RppgError as exc:  # keep the first recording's problem, not the preamble
             rows[condition] = f"failed: {str(exc).partition('first problem: ')[2] or exc}"
             continue
-        window = result.metrics[opts.method]["window"]
-        rows[condition] = {m: round(float(window[m].value), 2) for m in METRICS}
+        window = result.metrics[opts.method].window
+        rows[condition] = {m: round(float(getattr(window, m).value), 2) for m in METRICS}
     return rows
 
 

@@ -68,7 +68,7 @@ class Column:
 def window_mae(dataset_root: Path, method: str, opts: Options, out: Path, workers: int) -> float:
     """Per-window HR MAE of `method` over every recording under `dataset_root`."""
     result = evaluate("synthetic", dataset_root, [method], out, opts, workers=workers)
-    return float(result.metrics[method]["window"]["mae"].value)
+    return float(result.metrics[method].window.mae.value)
 
 
 def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[str, float | None]]:

@@ -159,7 +159,7 @@ def main() -> None:
         ev = evaluate("ladder", WORK / "ladder" / "test", [method], out, opts, workers=workers)
         results[column] = {
             name.split(" @ ")[-1] if " @ " in name else "all": {
-                k: per["window"][k].value for k in ("mae", "rmse", "pearson_r")
+                k: getattr(per.window, k).value for k in ("mae", "rmse", "pearson_r")
             }
             for name, per in ev.metrics.items()
         }

@@ -49,7 +49,7 @@ def main() -> None:
             evaluate("synthetic", folder, [method], out, workers=args.workers)
             timings[key] += time.perf_counter() - start
         result = evaluate("synthetic", folder, methods, out, workers=args.workers)
-        columns[condition] = {m: result.metrics[m]["window"]["mae"].value for m in methods}
+        columns[condition] = {m: result.metrics[m].window.mae.value for m in methods}
         print("evaluated", condition, flush=True)
     levels = parse_levels(DEFAULT_LEVELS)
     build_ladder("synthetic", folders["baseline"], args.work / "ladder", levels)
@@ -58,7 +58,7 @@ def main() -> None:
     )
     for level in levels[1:]:
         columns[level.name.split("-", 1)[1]] = {
-            m: result.metrics[f"{m} @ {level.name}"]["window"]["mae"].value for m in methods
+            m: result.metrics[f"{m} @ {level.name}"].window.mae.value for m in methods
         }
     header = "| method | " + " | ".join(columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]

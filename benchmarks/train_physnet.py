@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rppgkit.clip.cache import prepare
 from rppgkit.evaluate import evaluate
+from rppgkit.evaluate.metrics import STATISTICS
 from rppgkit.pipeline import Options
 from rppgkit.synth import write_training_set
 from rppgkit.train import load_config, train
@@ -78,13 +79,16 @@ def main() -> None:
     test_root = folders["test"][0].parent
     ev = evaluate("synthetic", test_root, methods, WORK / "eval", opts, workers=cfg.data.workers)
     summary["test"] = {
-        name: {level: {k: v.value for k, v in m.items()} for level, m in per.items()}
+        name: {
+            level: {k: getattr(getattr(per, level), k).value for k in STATISTICS}
+            for level in ("window", "video")
+        }
         for name, per in ev.metrics.items()
     }
     (WORK / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     print("\nper-window HR MAE (bpm) on the test videos, by condition")
     for name, per in ev.metrics.items():
-        print(f"  {name:24} MAE {per['window']['mae']}  r {per['window']['pearson_r']}")
+        print(f"  {name:24} MAE {per.window.mae}  r {per.window.pearson_r}")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def test_ladder_index_resume_and_evaluation_by_level(videos, tmp_path: Path) -> 
     assert recs[1].reference().pulse.size == recs[0].reference().pulse.size
     result = evaluate("ladder", out, ["pos"], tmp_path / "eval", Options(window_s=5))
     assert set(result.metrics) == {"pos"} | {f"pos @ {lv.name}" for lv in levels}
-    assert result.metrics["pos @ 0-original"]["video"]["mae"].value < 3
+    assert result.metrics["pos @ 0-original"].video.mae.value < 3
 
 
 def test_cli_compress(videos, tmp_path: Path) -> None:

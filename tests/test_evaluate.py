@@ -25,16 +25,18 @@ def test_metrics_match_hand_computed_values() -> None:
     ref = np.array([60.0, 70, 80, 90, 100])
     est = ref + np.array([1.0, -2, 0, 3, -4])
     m = hr_metrics(est, ref, snr_db=np.array([1.0, 2, 3, 4, np.nan]))
-    assert m["mae"].value == pytest.approx(2.0)
-    assert m["rmse"].value == pytest.approx(np.sqrt(30 / 5))
-    assert m["mape"].value == pytest.approx(100 * np.mean(np.abs(est - ref) / ref))
-    assert m["pearson_r"].value == pytest.approx(np.corrcoef(est, ref)[0, 1])
-    assert m["snr_db"].value == pytest.approx(2.5)  # NaN SNRs are left out
-    for k in ("mae", "rmse", "mape", "pearson_r"):
-        assert m[k].low <= m[k].value <= m[k].high
-    assert hr_metrics(est, ref)["mae"] == m["mae"]  # seeded: the same interval every time
+    assert m.n == 5
+    assert m.mae.value == pytest.approx(2.0)
+    assert m.rmse.value == pytest.approx(np.sqrt(30 / 5))
+    assert m.mape.value == pytest.approx(100 * np.mean(np.abs(est - ref) / ref))
+    assert m.pearson_r.value == pytest.approx(np.corrcoef(est, ref)[0, 1])
+    assert m.snr_db.value == pytest.approx(2.5)  # NaN SNRs are left out
+    for interval in (m.mae, m.rmse, m.mape, m.pearson_r):
+        assert interval.low <= interval.value <= interval.high
+    assert hr_metrics(est, ref).mae == m.mae  # seeded: the same interval every time
     short = hr_metrics(est[:2], ref[:2])
-    assert np.isnan(short["pearson_r"].value) and short["mae"].value == pytest.approx(1.5)
+    assert np.isnan(short.pearson_r.value) and short.mae.value == pytest.approx(1.5)
+    assert short.as_dict()["n"] == 2 and short.as_dict()["pearson_r"]["value"] is None
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +95,8 @@ def test_evaluate_skips_bad_recordings_caches_and_resumes(
     assert list(result.skipped) == ["z_broken"]
     assert "1 of 900 reference values are NaN" in result.skipped["z_broken"]
     for method in ("pos", "chrom"):
-        assert result.metrics[method]["video"]["mae"].value < 3
-        assert result.metrics[method]["window"]["mae"].value < 4
+        assert result.metrics[method].video.mae.value < 3
+        assert result.metrics[method].window.mae.value < 4
         assert (out / "plots" / f"{method}.png").stat().st_size > 10_000
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["methods"]["pos"]["video"]["n"] == 2
@@ -161,5 +163,5 @@ def test_cli_evaluate(dataset: Path, tmp_path: Path) -> None:
 def test_parallel_workers_give_the_same_results(dataset: Path, tmp_path: Path) -> None:
     one = evaluate("synthetic", dataset, ["pos"], tmp_path / "one")
     two = evaluate("synthetic", dataset, ["pos"], tmp_path / "two", workers=2)
-    assert two.metrics["pos"]["window"]["mae"] == one.metrics["pos"]["window"]["mae"]
+    assert two.metrics["pos"].window.mae == one.metrics["pos"].window.mae
     assert two.skipped == one.skipped

@@ -110,7 +110,7 @@ def test_cli_bad_roi_is_one_line(forehead: Path, tmp_path: Path) -> None:
 def test_evaluate_caches_frame_and_face_traces_apart(forehead: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     result = evaluate("manifest", forehead.parent, ["pos"], out, Options(roi="frame"))
-    assert result.metrics["pos"]["video"]["mae"].value < 1.5
+    assert result.metrics["pos"].video.mae.value < 1.5
     assert json.loads(next((out / "results").rglob("*.json")).read_text())["roi"] == "frame"
     # the same output folder in face mode neither reuses the frame trace nor its result
     with pytest.raises(RppgError, match="none of the 1 recordings"):

@@ -340,9 +340,9 @@ def evaluate(
         result = run_evaluate(dataset, root, names, out_dir, opts, reference, workers, tick)
     for level in ("video", "window"):
         echo((f"per {level}", BOLD), " (bpm, 95% CI)")
-        for name, per_level in result.metrics.items():
-            m = per_level[level]
-            echo(f"  {name:8} MAE {m['mae']}  RMSE {m['rmse']}  r {m['pearson_r']}")
+        for name, per_method in result.metrics.items():
+            m = getattr(per_method, level)
+            echo(f"  {name:8} MAE {m.mae}  RMSE {m.rmse}  r {m.pearson_r}")
     if result.skipped:
         echo(f"{len(result.skipped)} recordings skipped (see metrics.md)")
     echo(f"results: {result.out_dir / 'metrics.md'}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
-from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.evaluate.metrics import HRMetrics, Interval, MethodMetrics, hr_metrics
 from rppgkit.evaluate.records import Result, WindowResults
 from rppgkit.evaluate.reference import ReferenceSource
 from rppgkit.evaluate.report import write_evaluation
@@ -21,7 +21,7 @@ from rppgkit.pipeline import Options
 @dataclass(frozen=True)
 class Evaluation:
     out_dir: Path
-    metrics: dict[str, dict[str, dict[str, Interval]]]  # [method][window|video][metric]
+    metrics: dict[str, MethodMetrics]  # by method name
     outcomes: list[Outcome]
     skipped: dict[str, str]  # recording id -> why
 
@@ -78,7 +78,9 @@ def _by_group(results: dict[str, list[Result]]) -> dict[str, list[Result]]:
 
 __all__ = [
     "Evaluation",
+    "HRMetrics",
     "Interval",
+    "MethodMetrics",
     "Outcome",
     "Result",
     "WindowResults",

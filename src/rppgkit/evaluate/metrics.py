@@ -40,6 +40,35 @@ class Interval:
         return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
+STATISTICS = ("mae", "rmse", "mape", "pearson_r", "snr_db")
+"""The statistics of `HRMetrics`, in the order the tables show them."""
+
+
+@dataclass(frozen=True)
+class HRMetrics:
+    """Agreement of one method's heart rates with the reference, at one level (windows or
+    videos); every statistic with its 95% bootstrap interval."""
+
+    n: int  # pairs where both heart rates exist
+    mae: Interval  # bpm
+    rmse: Interval  # bpm
+    mape: Interval  # %
+    pearson_r: Interval
+    snr_db: Interval  # mean SNR of the estimates, dB
+
+    def as_dict(self) -> dict[str, object]:
+        """metrics.json's object for this level: ``n`` and each statistic's value and bounds."""
+        return {"n": self.n, **{k: getattr(self, k).as_dict() for k in STATISTICS}}
+
+
+@dataclass(frozen=True)
+class MethodMetrics:
+    """One method's `HRMetrics` per heart-rate window and per whole video."""
+
+    window: HRMetrics
+    video: HRMetrics
+
+
 @fill_doc(_DOC)
 def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mean absolute error of `est` against `ref`, in their units.
@@ -143,7 +172,7 @@ def hr_metrics(
     snr_db: np.ndarray | None = None,
     n_resamples: int = 2000,
     seed: int = 0,
-) -> dict[str, Interval]:
+) -> HRMetrics:
     """MAE and RMSE (bpm), MAPE (%), Pearson r and mean SNR (dB) with 95% intervals.
 
     Parameters
@@ -159,26 +188,26 @@ def hr_metrics(
 
     Returns
     -------
-    dict[str, Interval]
-        ``mae``, ``rmse``, ``mape``, ``pearson_r`` and ``snr_db``. NaN where a statistic cannot
-        be computed (no pairs; Pearson r under 3; no SNR); the bounds are NaN under 2 values.
+    HRMetrics
+        The number of pairs and each statistic. NaN where a statistic cannot be computed (no
+        pairs; Pearson r under 3; no SNR); the bounds are NaN under 2 values.
 
     Examples
     --------
     >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
     >>> m = hr_metrics(est, ref, n_resamples=200)
-    >>> sorted(m), round(m["mae"].value, 2), str(m["snr_db"])
-    (['mae', 'mape', 'pearson_r', 'rmse', 'snr_db'], 1.5, '-')
+    >>> m.n, round(m.mae.value, 2), str(m.snr_db)
+    (4, 1.5, '-')
     """
     est, ref = np.asarray(est, float), np.asarray(ref, float)
-    out = {
+    paired = {
         name: _bootstrap(fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1)
         for name, fn in PAIRED.items()
     }
     snr = np.asarray(snr_db if snr_db is not None else [], float)
     snr = snr[np.isfinite(snr)]
-    out["snr_db"] = _bootstrap(lambda x, axis=-1: np.mean(x, axis=axis), (snr,), n_resamples, seed)
-    return out
+    mean_snr = _bootstrap(lambda x, axis=-1: np.mean(x, axis=axis), (snr,), n_resamples, seed)
+    return HRMetrics(n=len(est), snr_db=mean_snr, **paired)
 
 
 def _bootstrap(fn, data: tuple[np.ndarray, ...], n_resamples: int, seed: int, min_n: int = 1):

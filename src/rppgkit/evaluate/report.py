@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rppgkit.evaluate.metrics import Interval, hr_metrics
+from rppgkit.evaluate.metrics import STATISTICS, MethodMetrics, hr_metrics
 from rppgkit.evaluate.records import Result
 from rppgkit.fileio import atomic_path, ensure_dir, inside, write_json, write_text
 
@@ -49,11 +49,14 @@ def level_pairs(rows: list[Result], level: str) -> tuple[np.ndarray, np.ndarray,
 
 def write_evaluation(
     out: Path, results: dict[str, list[Result]], skipped: dict[str, str], title: str
-) -> dict[str, dict[str, dict[str, Interval]]]:
-    """Write every table and figure; return metrics[method][level][name]."""
+) -> dict[str, MethodMetrics]:
+    """Write every table and figure; return each method's metrics."""
     ensure_dir(out)
     metrics = {
-        method: {level: hr_metrics(*level_pairs(rows, level)) for level in LEVELS}
+        method: MethodMetrics(
+            window=hr_metrics(*level_pairs(rows, "window")),
+            video=hr_metrics(*level_pairs(rows, "video")),
+        )
         for method, rows in results.items()
     }
     write_text(out / "windows.csv", _windows_csv(results))
@@ -63,19 +66,13 @@ def write_evaluation(
         {
             "title": title,
             "methods": {
-                method: {
-                    level: {
-                        "n": len(level_pairs(results[method], level)[0]),
-                        **{k: v.as_dict() for k, v in per_level.items()},
-                    }
-                    for level, per_level in per_method.items()
-                }
+                method: {level: getattr(per_method, level).as_dict() for level in LEVELS}
                 for method, per_method in metrics.items()
             },
             "skipped": skipped,
         },
     )
-    write_text(out / "metrics.md", _markdown(results, metrics, skipped, title))
+    write_text(out / "metrics.md", _markdown(metrics, skipped, title))
     for method, rows in results.items():
         name = f"{method.replace(' @ ', '__')}.png"  # a group's name comes from the data
         _plot(inside(out / "plots", name, "condition"), method, rows)
@@ -108,7 +105,7 @@ def _cell(v: float | None) -> str:
     return "" if v is None else f"{v:.4g}"
 
 
-def _markdown(results, metrics, skipped: dict[str, str], title: str) -> str:
+def _markdown(metrics: dict[str, MethodMetrics], skipped: dict[str, str], title: str) -> str:
     lines = [f"# {title}", ""]
     for level in LEVELS:
         lines += [
@@ -117,11 +114,10 @@ def _markdown(results, metrics, skipped: dict[str, str], title: str) -> str:
             "| method | n | MAE | RMSE | MAPE (%) | Pearson r | SNR (dB) |",
             "|---|---|---|---|---|---|---|",
         ]
-        for method, per_level in metrics.items():
-            m = per_level[level]
-            n = len(level_pairs(results[method], level)[0])
-            cells = [str(m[k]) for k in ("mae", "rmse", "mape", "pearson_r", "snr_db")]
-            lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+        for method, per_method in metrics.items():
+            m = getattr(per_method, level)
+            cells = [str(getattr(m, k)) for k in STATISTICS]
+            lines.append(f"| {method} | {m.n} | " + " | ".join(cells) + " |")
         lines.append("")
     if skipped:
         lines += ["## Skipped", ""] + [f"- {rid}: {why}" for rid, why in skipped.items()] + [""]
