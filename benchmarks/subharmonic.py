@@ -14,6 +14,7 @@ its flickered copy, which `light_flicker.py --extra-seeds 12 16` writes): a sett
 is scored on the test split afterwards, never here.
 
 Usage: python benchmarks/subharmonic.py SPLIT [SPLIT ...] -m rppgnet -m pos [--rho 0.3 0.4 0.5]
+(``-m NAME=WEIGHTS.pt`` scores a checkpoint of a method instead of its shipped file.)
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ def fundamental_bpms(pulse: np.ndarray, fs: float, rhos: list[float | None]) -> 
 
 
 def window_errors(split: Path, method: str, rhos: list[float]) -> np.ndarray:
-    """[windows, 1 + len(rhos)] absolute HR errors (bpm) of `method` on every recording of
-    `split`: the highest peak first, then each `rho`."""
+    """[windows, 1 + len(rhos)] absolute HR errors (bpm) of `method` (``name`` or
+    ``name=weights.pt``) on every recording of `split`: the highest peak first, then each `rho`."""
+    name, _, weights = method.partition("=")
     rows = []
     for rec in load_dataset("synthetic", split):
-        m = measure(rec.video, Options(method=method))
+        m = measure(rec.video, Options(method=name, weights=weights or None))
         refs, _ = reference_hr(rec.reference(), m)
         for w, ref in zip(m.windows, refs, strict=True):
             segment = m.pulse[round(w.start_s * m.fs) : round(w.end_s * m.fs)]
