@@ -32,6 +32,6 @@ register_method(
         description="STVEN restoring compressed video for a frozen rPPGNet (ICCV 2019)",
         weights="stven-rppgnet-synthetic.pt",
         roles=frozenset({"enhancer"}),
-        subharmonic=0.3,  # chosen on validation, as the rPPGNet's
+        subharmonic=0.2,  # chosen on validation, as the rPPGNet's (docs/weights.md)
     )
 )
