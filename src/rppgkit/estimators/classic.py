@@ -43,7 +43,9 @@ ICA_DETREND_LAMBDA_15FPS = 10.0
 _GREEN = 1
 
 _DOC = {  # the sections every method's docstring shares (`fill_doc`)
-    "rgb_fs": """rgb : np.ndarray
+    "rgb_fs": """Parameters
+----------
+rgb : np.ndarray
     ``[N, 3]`` mean skin R, G, B (linear, any scale), sampled uniformly.
 fs : float
     Sampling rate in Hz.""",
@@ -154,8 +156,6 @@ def green(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.n
     Algorithm: the mean green value of the skin region per frame, band-passed; green is where
     haemoglobin absorption gives the strongest pulse. No deviation.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz.
@@ -212,8 +212,6 @@ def ica(
     sign set to anti-correlate with the window's green channel, and the windows are blended with
     Hann weights (:func:`rppgkit.dsp.hann_overlap_add`). A trace shorter than 30 s is one window.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     seed : int
         Seed of FastICA, so results repeat.
@@ -255,8 +253,6 @@ def chrom(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.n
     multiply S by a Hann window and add it into the output. No deviation besides the shared
     finishing band-pass and polarity.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz; the band-passes inside the intervals use it too.
@@ -290,8 +286,6 @@ def pos(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     ``h - mean(h)`` into the output at the window's frames. No deviation besides the shared
     finishing band-pass and polarity.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz.
@@ -345,8 +339,6 @@ def pbv(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     errors grew tenfold, a choice seen on the suite itself); besides that, the shared finishing
     step (rPPG-Toolbox instead estimates ``Pbv`` from the video itself).
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz.
@@ -366,8 +358,6 @@ def lgi(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nda
     removes it and the green row of the projected trace is the pulse. Computed over the whole
     trace, as in rPPG-Toolbox and pyVHR. No deviation besides the shared finishing step.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz.
@@ -388,8 +378,6 @@ def omit(rgb: np.ndarray, fs: float, band_hz: Band = dsp.PULSE_BAND_HZ) -> np.nd
     ``I - q q'``; the green row of the projected trace is the pulse. Whole trace, as in the paper's
     code. No deviation besides the shared finishing step.
 
-    Parameters
-    ----------
     %(rgb_fs)s
     band_hz : tuple of float
         The pulse band in Hz.

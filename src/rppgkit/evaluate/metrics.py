@@ -14,10 +14,13 @@ from rppgkit.docfill import fill_doc
 CONFIDENCE = 0.95
 
 _DOC = {  # the parameters every paired statistic's docstring shares (`fill_doc`)
-    "pairs": """est, ref : np.ndarray
+    "pairs": """Parameters
+----------
+est, ref : np.ndarray
     Estimated and reference values (heart rates in bpm), paired element by element.
 axis : int
     Axis the pairs lie along; the others are kept (the bootstrap's resamples).""",
+    "example": ">>> est, ref = np.array([70.0, 82, 90, 65]), np.array([72.0, 80, 91, 66])",
 }
 
 
@@ -73,18 +76,16 @@ class MethodMetrics:
 def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mean absolute error of `est` against `ref`, in their units.
 
-    Parameters
-    ----------
     %(pairs)s
 
     Returns
     -------
     np.ndarray
-        The error, a numpy scalar for 1-D input.
+        The mean absolute error, a numpy scalar for 1-D input.
 
     Examples
     --------
-    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    %(example)s
     >>> round(float(mae(est, ref)), 2)
     1.5
     >>> mae(np.stack([est, ref]), ref).tolist()  # one error per row
@@ -97,18 +98,16 @@ def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
 def rmse(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     """Root mean square error of `est` against `ref`, in their units: large errors weigh more.
 
-    Parameters
-    ----------
     %(pairs)s
 
     Returns
     -------
     np.ndarray
-        The error, a numpy scalar for 1-D input.
+        The root mean square error, a numpy scalar for 1-D input.
 
     Examples
     --------
-    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    %(example)s
     >>> round(float(rmse(est, ref)), 2)
     1.58
     """
@@ -119,8 +118,6 @@ def rmse(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
 def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mean absolute percentage error of `est`, relative to `ref`, in %.
 
-    Parameters
-    ----------
     %(pairs)s
 
     Returns
@@ -130,7 +127,7 @@ def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Examples
     --------
-    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    %(example)s
     >>> round(float(mape(est, ref)), 2)
     1.97
     """
@@ -141,8 +138,6 @@ def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
 def pearson(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     """Pearson correlation of `est` and `ref`: whether the estimates follow the reference.
 
-    Parameters
-    ----------
     %(pairs)s
 
     Returns
@@ -152,7 +147,7 @@ def pearson(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Examples
     --------
-    >>> est, ref = np.array([70.0, 82.0, 90.0, 65.0]), np.array([72.0, 80.0, 91.0, 66.0])
+    %(example)s
     >>> round(float(pearson(est, ref)), 3)
     0.989
     """
