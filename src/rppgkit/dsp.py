@@ -558,10 +558,8 @@ def periodogram(x: np.ndarray, fs: float, nfft: int) -> tuple[np.ndarray, np.nda
 
     Parameters
     ----------
-    x : np.ndarray
-        ``[N]`` signal.
-    fs : float
-        Sampling rate in Hz.
+    x, fs
+        As in :func:`power_spectrum`.
     nfft : int
         FFT length, at least ``N``.
 

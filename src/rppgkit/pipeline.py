@@ -363,7 +363,7 @@ def analyse(
     Returns
     -------
     Measurement
-        Pulse, heart rate (whole video and per window), beats, HRV and their quality.
+        As from :func:`measure`.
 
     Raises
     ------

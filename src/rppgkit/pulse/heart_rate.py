@@ -136,10 +136,8 @@ def sliding_heart_rate(
 
     Parameters
     ----------
-    pulse : np.ndarray
-        ``[N]`` pulse waveform, band-passed.
-    fs : float
-        Sampling rate in Hz.
+    pulse, fs
+        As in :func:`heart_rate`.
     window_s, step_s : float
         Window length and the step between window starts, in seconds.
     band : tuple of float
