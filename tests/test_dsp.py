@@ -334,3 +334,10 @@ def test_measure_path_imports_no_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
+
+
+@pytest.mark.parametrize("rho", [0.0, -0.2, 1.5, float("nan"), float("inf")])
+def test_fundamental_peak_refuses_a_share_outside_zero_to_one(rho: float) -> None:
+    freqs, power = dsp.power_spectrum(np.sin(2 * np.pi * 1.2 * np.arange(300) / 30.0), 30.0)
+    with pytest.raises(RppgError, match=r"in \(0, 1\]"):
+        dsp.fundamental_peak(freqs, power, 0.7, 3.0, rho)

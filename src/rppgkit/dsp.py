@@ -806,6 +806,11 @@ def fundamental_peak(
     float
         The fundamental in Hz, refined between bins as :func:`spectral_peak` does.
 
+    Raises
+    ------
+    RppgError
+        When `rho` is outside (0, 1] or NaN.
+
     Examples
     --------
     >>> fs, t = 30.0, np.arange(300) / 30.0
@@ -814,6 +819,8 @@ def fundamental_peak(
     >>> [round(fundamental_peak(freqs, power, 0.7, 3.0, rho), 2) for rho in (None, 0.4)]
     [2.0, 1.0]
     """
+    if rho is not None and not 0 < rho <= 1:  # NaN fails too
+        raise RppgError(f"subharmonic rho {rho!r} must be a share of the peak's power, in (0, 1]")
     peak = spectral_peak(freqs, power, lo, hi)
     if rho is None:
         return peak
