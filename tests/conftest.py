@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def make_synth(root: Path, name: str, **config: object) -> tuple[Path, float]:
     """Write a synthetic video under `root/name`; return its path and true mean HR."""
     paths = write_synth(SynthConfig(**{**SMALL, **config}), root / name, masks=False)
-    return paths["video"], json.loads(paths["meta"].read_text())["mean_hr_bpm"]
+    return paths.video, paths.mean_hr_bpm
 
 
 @pytest.fixture(scope="session")

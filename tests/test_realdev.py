@@ -110,7 +110,7 @@ def test_pseudo_reference_of_a_synthetic_face_video(tmp_path: Path) -> None:
     folder = tmp_path / "synth"
     config = SynthConfig(duration_s=10.5, width=192, height=144, hr_bpm=84, seed=3)
     paths = write_synth(config, folder, masks=False)
-    true_hr = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
+    true_hr = paths.mean_hr_bpm
     verdict = pseudo.label_folder(folder)
     assert verdict.kind == "pseudo", verdict.reason
     assert len(verdict.methods) >= pseudo.MIN_AGREEING

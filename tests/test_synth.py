@@ -15,6 +15,7 @@ from rppgkit.errors import RppgError
 from rppgkit.estimators import create
 from rppgkit.pulse import heart_rate
 from rppgkit.synth import SynthConfig, load_skin_masks, pulse_waveform, synthesize, write_synth
+from rppgkit.synth.generate import FILE_NAMES
 from rppgkit.synth.optics import LIGHTS
 from rppgkit.synth.suite import CONDITIONS, training_config
 
@@ -122,18 +123,20 @@ def test_motion_moves_box_and_mask_together() -> None:
 def test_write_synth_outputs_are_complete_and_lossless(tmp_path) -> None:
     config = dataclasses.replace(TINY, duration_s=2.0, motion=1.0, lighting=2.0)
     paths = write_synth(config, tmp_path / "clip")
-    assert all(p.exists() for p in paths.values())
+    assert sorted(paths.written()) == sorted(FILE_NAMES)
+    assert all(p.exists() and p.parent == tmp_path / "clip" for p in paths.written().values())
     frames, masks = _render(config)
-    with av.open(str(paths["video"])) as container:
+    with av.open(str(paths.video)) as container:
         decoded = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     assert np.array_equal(decoded, frames)
-    assert np.array_equal(load_skin_masks(paths["skin_masks"]), masks)
-    truth = np.loadtxt(paths["ground_truth"], delimiter=",", skiprows=1)
-    boxes = np.loadtxt(paths["face_boxes"], delimiter=",", skiprows=1)
+    assert np.array_equal(load_skin_masks(paths.skin_masks), masks)
+    truth = np.loadtxt(paths.ground_truth, delimiter=",", skiprows=1)
+    boxes = np.loadtxt(paths.face_boxes, delimiter=",", skiprows=1)
     assert truth.shape == (60, 3) and boxes.shape == (60, 5)
-    meta = json.loads(paths["meta"].read_text())
+    meta = json.loads(paths.meta.read_text())
     assert meta["n_frames"] == 60 and meta["config"]["seed"] == config.seed
     assert abs(meta["mean_hr_bpm"] - config.hr_bpm) < 0.01
+    assert paths.mean_hr_bpm == meta["mean_hr_bpm"]
     assert not list(tmp_path.glob("clip/.*"))  # no temporary files left behind
 
 
@@ -254,9 +257,10 @@ def test_generator_2_training_set_draws_light_camera_and_talking_per_subject() -
 
 def test_generator_2_writes_a_consumer_video_and_refuses_what_it_cannot_draw(tmp_path) -> None:
     paths = write_synth(_v2(duration_s=2, camera="phone"), tmp_path / "v2", masks=False)
-    meta = json.loads(paths["meta"].read_text())
+    meta = json.loads(paths.meta.read_text())
+    assert paths.skin_masks is None and "skin_masks" not in meta["files"]
     assert meta["codec"]["encoder"] in ("libx264", "libx265") and not meta["codec"]["lossless"]
-    with av.open(str(paths["video"])) as container:
+    with av.open(str(paths.video)) as container:
         assert container.streams.video[0].format.name == "yuv420p"
     for change, word in [({"face": "astronaut"}, "draws its faces"), ({"light": "sun"}, "light")]:
         with pytest.raises(RppgError, match=word):

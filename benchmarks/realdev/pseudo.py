@@ -267,8 +267,8 @@ def calibrate_synth(seeds: int, duration_s: float = 12.0, skin_tone: int = 3) ->
                         seed=seed,
                     )
                     paths = write_synth(config, Path(tmp) / "clip", masks=False)
-                    truth = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
-                    verdict = decide(estimate(paths["video"]), min_snr_db=-np.inf)
+                    truth = paths.mean_hr_bpm
+                    verdict = decide(estimate(paths.video), min_snr_db=-np.inf)
                     row = {
                         "seed": seed,
                         "motion": motion,

@@ -271,7 +271,7 @@ def _measure_one(video: Path, opts: Options, target: Path) -> None:
         echo(f"  no HRV: {s.hrv_reason}")
     for note in s.notes:
         echo(f"  note: {note}")
-    echo(f"  results: {shown(paths['report.html'])}")
+    echo(f"  results: {shown(paths.report_html)}")
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -666,7 +666,7 @@ def synth(
     cfg.validate()
     with progress_bar("rendering", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir, on_frame=tick)
-    echo(f"wrote {paths['video']} and its ground truth in {out_dir}")
+    echo(f"wrote {paths.video} and its ground truth in {out_dir}")
 
 
 @command
@@ -684,8 +684,8 @@ def demo(out_dir: Path, method: str) -> None:
     cfg = SynthConfig(duration_s=30.0, hr_bpm=75.0, motion=0.5, lighting=0.5, seed=7)
     with progress_bar("rendering a 30 s synthetic video", cfg.n_frames) as tick:
         paths = write_synth(cfg, out_dir / "video", on_frame=tick)
-    truth = json.loads(paths["meta"].read_text())["mean_hr_bpm"]
-    _measure_one(paths["video"], opts, out_dir / "result")
+    truth = paths.mean_hr_bpm
+    _measure_one(paths.video, opts, out_dir / "result")
     summary = json.loads((out_dir / "result" / "summary.json").read_text())
     err_bpm = summary["hr_bpm"] - truth
     echo(

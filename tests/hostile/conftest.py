@@ -8,7 +8,6 @@ wrong result is reported with exit code 0.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -79,4 +78,4 @@ def face_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
         root / "face",
         masks=False,
     )
-    return paths["video"], json.loads(paths["meta"].read_text())["mean_hr_bpm"]
+    return paths.video, paths.mean_hr_bpm

@@ -210,7 +210,8 @@ def test_concurrent_measure_results_never_mix(face_video, sandbox, monkeypatch) 
     first = rppgkit.measure(face_video[0], method="pos")
     second = rppgkit.measure(face_video[0], method="green")
     out, alone = sandbox / "res", sandbox / "alone"
-    write_report(first, alone)
+    files = write_report(first, alone)
+    assert files.report_html == alone / "report.html" and files.summary_json.is_file()
     html = report.report_html
 
     def racing(m: Measurement, png: bytes) -> str:

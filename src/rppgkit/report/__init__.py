@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +15,31 @@ from rppgkit.pulse import WindowHR
 from rppgkit.report.figure import report_png
 from rppgkit.report.html import report_html
 
-RESULT_FILES = frozenset(
-    ("pulse.csv", "beats.csv", "hr.csv", "summary.json", "report.png", "report.html")
-)
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where `write_report` put one measurement's files (each field's name is its file's, with
+    ``_`` for ``.``)."""
+
+    pulse_csv: Path
+    beats_csv: Path
+    hr_csv: Path
+    summary_json: Path
+    report_png: Path
+    report_html: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> ReportFiles:
+        """The result files of a measurement written into `folder`."""
+        return cls(*(folder / name for name in _NAMES))
+
+
+_NAMES = tuple(f.name.replace("_", ".") for f in dataclasses.fields(ReportFiles))
+RESULT_FILES = frozenset(_NAMES)
 """The files of one measurement's result set: a folder holding only these is replaced whole."""
 
 
-def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_report(m: Measurement, out_dir: str | os.PathLike) -> ReportFiles:
     """Write pulse.csv, beats.csv, hr.csv, summary.json, report.png and report.html into
     `out_dir` as a whole: an interrupted or concurrent run never leaves a mix of two sets.
 
@@ -37,8 +57,8 @@ def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
 
     Returns
     -------
-    dict[str, Path]
-        The path of each file, by name.
+    ReportFiles
+        The path of each file.
 
     Raises
     ------
@@ -49,12 +69,12 @@ def write_report(m: Measurement, out_dir: str | os.PathLike) -> dict[str, Path]:
     --------
     >>> from rppgkit import measure, write_report
     >>> paths = write_report(measure("face.mp4"), "results")  # doctest: +SKIP
-    >>> paths["report.html"]  # doctest: +SKIP
+    >>> paths.report_html  # doctest: +SKIP
     PosixPath('results/report.html')
     """
     with atomic_dir(out_dir, RESULT_FILES) as tmp:
         _write_files(m, tmp)
-    return {name: Path(out_dir) / name for name in sorted(RESULT_FILES)}
+    return ReportFiles.in_folder(Path(out_dir))
 
 
 def _write_files(m: Measurement, out: Path) -> None:

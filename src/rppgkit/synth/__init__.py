@@ -3,6 +3,7 @@
 from rppgkit.synth.generate import (
     GENERATOR_VERSION,
     SynthConfig,
+    SynthFiles,
     SynthVideo,
     load_skin_masks,
     synthesize,
@@ -27,6 +28,7 @@ __all__ = [
     "TRAINING_SPLITS",
     "PulseWave",
     "SynthConfig",
+    "SynthFiles",
     "SynthVideo",
     "beat_template",
     "load_skin_masks",

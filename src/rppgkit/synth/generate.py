@@ -51,6 +51,32 @@ FILE_NAMES = {
 
 
 @dataclass(frozen=True)
+class SynthFiles:
+    """The files `write_synth` wrote for one video, and the mean HR it rendered (the truth
+    that meta.json also holds)."""
+
+    video: Path
+    ground_truth: Path
+    face_boxes: Path
+    meta: Path
+    skin_masks: Path | None  # None when written with masks=False
+    mean_hr_bpm: float
+
+    @classmethod
+    def in_folder(cls, folder: Path, masks: bool, mean_hr_bpm: float) -> SynthFiles:
+        """The files of a video rendered into `folder`."""
+        paths = {role: folder / name for role, name in FILE_NAMES.items()}
+        if not masks:
+            paths["skin_masks"] = None
+        return cls(**paths, mean_hr_bpm=mean_hr_bpm)
+
+    def written(self) -> dict[str, Path]:
+        """Each file by role (meta.json's ``files``), skin masks only where written."""
+        roles = {role: getattr(self, role) for role in FILE_NAMES}
+        return {role: path for role, path in roles.items() if path is not None}
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     """What to synthesise. Rates in beats/breaths per minute, sizes in pixels.
 
@@ -261,38 +287,37 @@ def write_synth(
     codec: Codec | None = None,
     masks: bool = True,
     on_frame: Callable[[int], None] | None = None,
-) -> dict[str, Path]:
+) -> SynthFiles:
     """Render `config` into `out_dir`: video, ground truth, face boxes, skin masks and metadata.
 
     Frames stream straight into the encoder; skin masks are kept as packed bits (1 bit/pixel) and
     saved at the end (`masks=False` skips them, e.g. for long benchmark videos). The files appear
     as a whole set (an existing `out_dir` is replaced only when it holds nothing but these
-    files), so an interrupted run never pairs a new video with old ground truth. Returns the
-    path of each output by role. `on_frame(i)` reports progress. `codec` None: lossless FFV1
-    for generator 1, the recording camera's own encoding (H.264/HEVC at a consumer bitrate,
-    drawn from the seed) for generator 2.
+    files), so an interrupted run never pairs a new video with old ground truth. Returns where
+    each file went, and the true mean HR. `on_frame(i)` reports progress. `codec` None:
+    lossless FFV1 for generator 1, the recording camera's own encoding (H.264/HEVC at a consumer
+    bitrate, drawn from the seed) for generator 2.
     """
     video = synthesize(config)
     if codec is None:
         codec = FFV1 if config.generator == 1 else _consumer(config)
-    roles = {role: name for role, name in FILE_NAMES.items() if masks or role != "skin_masks"}
     with atomic_dir(out_dir, frozenset(FILE_NAMES.values())) as tmp:
-        paths = {role: tmp / name for role, name in roles.items()}
+        files = SynthFiles.in_folder(tmp, masks, round(video.mean_hr_bpm, 4))
         height, width = config.height, config.width
         packed = np.empty((video.n_frames if masks else 0, (height * width + 7) // 8), np.uint8)
-        with VideoWriter(paths["video"], config.fps, codec) as writer:
+        with VideoWriter(files.video, config.fps, codec) as writer:
             for i, (rgb, mask) in enumerate(video.frames()):
                 writer.write(rgb)
                 if masks:
                     packed[i] = np.packbits(mask.ravel())
                 if on_frame is not None:
                     on_frame(i)
-        if masks:
-            _write_masks(paths["skin_masks"], packed, (video.n_frames, height, width))
-        write_text(paths["ground_truth"], _ground_truth_csv(video))
-        write_text(paths["face_boxes"], _boxes_csv(video.boxes))
-        write_json(paths["meta"], _meta(video, codec, paths))
-    return {role: Path(out_dir) / name for role, name in roles.items()}
+        if files.skin_masks is not None:
+            _write_masks(files.skin_masks, packed, (video.n_frames, height, width))
+        write_text(files.ground_truth, _ground_truth_csv(video))
+        write_text(files.face_boxes, _boxes_csv(video.boxes))
+        write_json(files.meta, _meta(video, codec, files))
+    return SynthFiles.in_folder(Path(out_dir), masks, files.mean_hr_bpm)
 
 
 def _consumer(config: SynthConfig) -> Codec:
@@ -330,15 +355,15 @@ def _boxes_csv(boxes: np.ndarray) -> str:
     return "frame,x,y,w,h\n" + "\n".join(rows) + "\n"
 
 
-def _meta(video: SynthVideo, codec: Codec, paths: dict[str, Path]) -> dict[str, object]:
+def _meta(video: SynthVideo, codec: Codec, files: SynthFiles) -> dict[str, object]:
     """Metadata for meta.json: config, true mean HR, frame count, files, codec, version."""
     return {
         "generator": "rppgkit.synth",
         "generator_version": GENERATOR_VERSION,
         "config": dataclasses.asdict(video.config),
-        "mean_hr_bpm": round(video.mean_hr_bpm, 4),
+        "mean_hr_bpm": files.mean_hr_bpm,
         "n_frames": video.n_frames,
         "n_beats": len(video.beat_times),
         "codec": {"encoder": codec.encoder, "pix_fmt": codec.pix_fmt, "lossless": codec.lossless},
-        "files": {role: path.name for role, path in paths.items()},
+        "files": {role: path.name for role, path in files.written().items()},
     }
