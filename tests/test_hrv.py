@@ -35,7 +35,7 @@ def test_constant_rhythm_gives_zero_variability():
     inner = found.times_s[1:-1]
     np.testing.assert_allclose(inner, beats[1:-1] + 0.0024, atol=0.0005)
     result = hrv(inner * FS, FS)
-    assert result.n_beats == beats.size - 3
+    assert result.n_intervals == beats.size - 3
     assert result.mean_ibi_ms == pytest.approx(800, abs=0.5)
     assert result.rmssd_ms < 1 and result.sdnn_ms < 1 and result.pnn50_pct == 0
     assert math.isnan(result.lf_hf)  # 40 s < 60 s
@@ -58,7 +58,7 @@ def test_ectopic_and_implausible_intervals_are_removed():
     intervals[25] = 2000  # a missed beat
     peaks = np.concatenate([[0], np.cumsum(intervals)])
     result = hrv(peaks, 1000.0)
-    assert result.n_beats == 37
+    assert result.n_intervals == 37
     assert result.mean_ibi_ms == pytest.approx(800)
     assert result.rmssd_ms == pytest.approx(0, abs=1e-6)
 
@@ -108,3 +108,16 @@ def test_time_domain_is_neurokit2s():
             rtol=1e-12,
             atol=1e-12,
         )
+
+
+def test_summary_keeps_the_interval_count_whole_and_rounds_the_rest():
+    from rppgkit.pipeline import _hrv_summary
+
+    intervals = np.tile([800.123, 900.456], 30)
+    peaks = np.concatenate([[0], np.cumsum(intervals)])
+    result = hrv(peaks, 1000.0)
+    summary = _hrv_summary(result)
+    assert summary.n_intervals == result.n_intervals == 60
+    assert isinstance(summary.n_intervals, int)
+    assert summary.mean_ibi_ms == round(result.mean_ibi_ms, 2) == 850.29
+    assert summary.lf_hf is None  # NaN: 50 s is too short for the LF band

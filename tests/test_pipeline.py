@@ -137,7 +137,7 @@ def test_summary_json_keeps_its_published_keys(clean_trace) -> None:
     assert list(s["quality"]) == quality
     assert list(s["beats"]) == ["count", "good", "good_fraction"]
     assert list(s["windows"])[:3] == ["window_s", "step_s", "count"]
-    assert s["hrv"] is None or list(s["hrv"])[:2] == ["n_beats", "mean_ibi_ms"]
+    assert s["hrv"] is None or list(s["hrv"])[:2] == ["n_intervals", "mean_ibi_ms"]
     assert list(s["timings"]) == ["stream_s", "network_s", "adaptation_s", "analysis_s"]
     assert s["timings"]["network_s"] is None and s["timings"]["analysis_s"] > 0  # classic
     json.dumps(s)

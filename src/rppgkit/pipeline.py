@@ -156,7 +156,7 @@ class Measurement:
                 good=int(self.beats.good.sum()),
                 good_fraction=_round(self.beats.good_fraction),
             ),
-            hrv=None if self.hrv is None else HRVSummary(**_rounded(self.hrv)),
+            hrv=None if self.hrv is None else _hrv_summary(self.hrv),
             hrv_reason=self.hrv_reason,
             notes=tuple(self.notes()),
             timings=TimingsSummary(
@@ -254,6 +254,11 @@ def _round(x: float, nd: int = 2) -> float | None:
 def _rounded(figures: Quality | HRV) -> dict[str, float | None]:
     """Every field of a dataclass of figures, rounded to 2 decimals (None where not finite)."""
     return {k: _round(v) for k, v in dataclasses.asdict(figures).items()}
+
+
+def _hrv_summary(h: HRV) -> HRVSummary:
+    """`h` for summary.json: the figures rounded, the interval count kept whole."""
+    return HRVSummary(**{**_rounded(h), "n_intervals": h.n_intervals})
 
 
 def measure(

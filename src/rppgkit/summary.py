@@ -53,10 +53,9 @@ class BeatsSummary:
 
 @dataclass(frozen=True)
 class HRVSummary:
-    """`rppgkit.pulse.HRV`, every figure rounded to 2 decimals (`n_beats` too: a whole number
-    written as 12.0, as summary.json always had it)."""
+    """`rppgkit.pulse.HRV`, every figure but the count rounded to 2 decimals."""
 
-    n_beats: float | None
+    n_intervals: int
     mean_ibi_ms: float | None
     sdnn_ms: float | None
     rmssd_ms: float | None

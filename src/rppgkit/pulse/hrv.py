@@ -32,11 +32,12 @@ their ends differs from the later interval by at most this (neurokit2's threshol
 class HRV:
     """Time-domain HRV, the LF/HF ratio and a respiration rate derived from the beat intervals.
 
-    ``n_beats`` counts the beat intervals kept after artefact removal; the statistics use only
-    those. ``lf_hf`` and ``respiration_rate_bpm`` are NaN when the beats span too little time.
+    ``n_intervals`` counts the beat-to-beat intervals kept after artefact removal; the
+    statistics use only those. ``lf_hf`` and ``respiration_rate_bpm`` are NaN when the beats
+    span too little time.
     """
 
-    n_beats: int
+    n_intervals: int
     mean_ibi_ms: float
     sdnn_ms: float
     rmssd_ms: float
@@ -148,7 +149,7 @@ def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_B
     --------
     >>> peaks = np.cumsum(np.tile([25, 27], 10))  # beats 833 and 900 ms apart at 30 fps
     >>> h = hrv(peaks, 30.0)
-    >>> h.n_beats, round(h.mean_ibi_ms, 1), round(h.rmssd_ms, 1)
+    >>> h.n_intervals, round(h.mean_ibi_ms, 1), round(h.rmssd_ms, 1)
     (19, 868.4, 66.7)
     """
     beats = np.sort(np.asarray(peaks, dtype=float)) / fs
@@ -165,7 +166,7 @@ def hrv(peaks: np.ndarray, fs: float, band_hz: tuple[float, float] = dsp.PULSE_B
         intervals["RRI"], intervals["RRI_Time"]
     )
     return HRV(
-        n_beats=int(keep.sum()),
+        n_intervals=int(keep.sum()),
         mean_ibi_ms=mean_ibi_ms,
         sdnn_ms=sdnn_ms,
         rmssd_ms=rmssd_ms,
