@@ -15,6 +15,7 @@ from rppgkit.cli import app
 from rppgkit.datasets import Reference
 from rppgkit.errors import RppgError
 from rppgkit.evaluate import Result, evaluate, hr_metrics
+from rppgkit.evaluate.metrics import PAIRED
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import analyse
 from rppgkit.trace.extract import extract_trace, load_trace, save_trace
@@ -34,6 +35,13 @@ def test_metrics_match_hand_computed_values() -> None:
     for interval in (m.mae, m.rmse, m.mape, m.pearson_r):
         assert interval.low <= interval.value <= interval.high
     assert hr_metrics(est, ref).mae == m.mae  # seeded: the same interval every time
+
+
+def test_paired_statistics_take_lists_as_arrays() -> None:
+    ref, est = [60, 70, 80, 90, 100], [61, 68, 80, 93, 96]
+    for name, statistic in PAIRED.items():
+        assert statistic(est, ref) == pytest.approx(statistic(np.array(est), np.array(ref))), name
+    assert float(PAIRED["mae"](est, ref)) == pytest.approx(2.0)  # not a list's failure
     short = hr_metrics(est[:2], ref[:2])
     assert np.isnan(short.pearson_r.value) and short.mae.value == pytest.approx(1.5)
     assert short.as_dict()["n"] == 2 and short.as_dict()["pearson_r"]["value"] is None

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from rppgkit.docfill import fill_doc
@@ -16,7 +17,7 @@ CONFIDENCE = 0.95
 _DOC = {  # the parameters every paired statistic's docstring shares (`fill_doc`)
     "pairs": """Parameters
 ----------
-est, ref : np.ndarray
+est, ref : array_like
     Estimated and reference values (heart rates in bpm), paired element by element.
 axis : int
     Axis the pairs lie along; the others are kept (the bootstrap's resamples).""",
@@ -73,7 +74,7 @@ class MethodMetrics:
 
 
 @fill_doc(_DOC)
-def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+def mae(est: ArrayLike, ref: ArrayLike, axis: int = -1) -> np.ndarray:
     """Mean absolute error of `est` against `ref`, in their units.
 
     %(pairs)s
@@ -88,14 +89,17 @@ def mae(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     %(example)s
     >>> round(float(mae(est, ref)), 2)
     1.5
+    >>> float(mae([70, 80], [72, 80]))  # plain lists too
+    1.0
     >>> mae(np.stack([est, ref]), ref).tolist()  # one error per row
     [1.5, 0.0]
     """
+    est, ref = _floats(est, ref)
     return np.mean(np.abs(est - ref), axis=axis)
 
 
 @fill_doc(_DOC)
-def rmse(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+def rmse(est: ArrayLike, ref: ArrayLike, axis: int = -1) -> np.ndarray:
     """Root mean square error of `est` against `ref`, in their units: large errors weigh more.
 
     %(pairs)s
@@ -111,11 +115,12 @@ def rmse(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     >>> round(float(rmse(est, ref)), 2)
     1.58
     """
+    est, ref = _floats(est, ref)
     return np.sqrt(np.mean((est - ref) ** 2, axis=axis))
 
 
 @fill_doc(_DOC)
-def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+def mape(est: ArrayLike, ref: ArrayLike, axis: int = -1) -> np.ndarray:
     """Mean absolute percentage error of `est`, relative to `ref`, in %.
 
     %(pairs)s
@@ -131,11 +136,12 @@ def mape(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     >>> round(float(mape(est, ref)), 2)
     1.97
     """
+    est, ref = _floats(est, ref)
     return 100 * np.mean(np.abs(est - ref) / np.abs(ref), axis=axis)
 
 
 @fill_doc(_DOC)
-def pearson(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
+def pearson(est: ArrayLike, ref: ArrayLike, axis: int = -1) -> np.ndarray:
     """Pearson correlation of `est` and `ref`: whether the estimates follow the reference.
 
     %(pairs)s
@@ -151,11 +157,17 @@ def pearson(est: np.ndarray, ref: np.ndarray, axis: int = -1) -> np.ndarray:
     >>> round(float(pearson(est, ref)), 3)
     0.989
     """
+    est, ref = _floats(est, ref)
     de = est - est.mean(axis=axis, keepdims=True)
     dr = ref - ref.mean(axis=axis, keepdims=True)
     den = np.sqrt((de**2).sum(axis=axis) * (dr**2).sum(axis=axis))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (de * dr).sum(axis=axis) / den
+
+
+def _floats(est: ArrayLike, ref: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """`est` and `ref` as float arrays (lists and tuples are welcome)."""
+    return np.asarray(est, dtype=float), np.asarray(ref, dtype=float)
 
 
 PAIRED = {"mae": mae, "rmse": rmse, "mape": mape, "pearson_r": pearson}
@@ -194,7 +206,7 @@ def hr_metrics(
     >>> m.n, round(m.mae.value, 2), str(m.snr_db)
     (4, 1.5, '-')
     """
-    est, ref = np.asarray(est, float), np.asarray(ref, float)
+    est, ref = _floats(est, ref)
     paired = {
         name: _bootstrap(fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1)
         for name, fn in PAIRED.items()
