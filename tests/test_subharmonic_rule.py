@@ -1,0 +1,51 @@
+"""The scoring of benchmarks/subharmonic.py that RULE-1.4's choices use: which reading a method is
+scored by, and the paired difference of two methods with its interval over recordings."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "subharmonic.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("benchmark_subharmonic", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+subharmonic = _load()
+
+
+@pytest.mark.parametrize(
+    ("maes", "column"),
+    [
+        ([12.42, 13.41, 13.01, 12.94, 11.18, 11.47], 4),  # 1.24 lower: the rho counts
+        ([12.21, 13.13, 12.61, 12.63, 12.80, 11.96], 0),  # 0.25 lower: the highest peak stays
+        ([20.77, 15.05, 15.96, 15.81, 16.62, 18.13], 1),
+        ([11.00, 10.00, 12.00], 1),  # exactly the margin is enough
+    ],
+)
+def test_rule_column_takes_a_rho_only_a_margin_below_the_highest_peak(maes, column) -> None:
+    assert subharmonic.rule_column(np.array(maes)) == column
+
+
+def test_paired_interval_of_a_constant_difference_is_that_difference() -> None:
+    diff = np.full(12, 0.5)
+    recordings = np.repeat(["a", "b", "c"], 4)
+    assert subharmonic.paired_interval(diff, recordings) == pytest.approx((0.5, 0.5, 0.5))
+
+
+def test_paired_interval_resamples_whole_recordings() -> None:
+    """Two recordings, one read 3 bpm better by the second method, one 3 bpm worse: the mean is
+    0, and every resample holds whole recordings, so the interval reaches both -3 and +3."""
+    diff = np.array([3.0] * 5 + [-3.0] * 5 + [np.nan])
+    recordings = np.array(["a"] * 5 + ["b"] * 6)
+    mean, low, high = subharmonic.paired_interval(diff, recordings, n=2000)
+    assert mean == pytest.approx(0.0)
+    assert low == pytest.approx(-3.0) and high == pytest.approx(3.0)
