@@ -79,23 +79,24 @@ def write_report(m: Measurement, out_dir: str | os.PathLike) -> ReportFiles:
 
 def _write_files(m: Measurement, out: Path) -> None:
     """The result files of `m` in the (new, private) folder `out`."""
+    files = ReportFiles.in_folder(out)
     write_text(
-        out / "pulse.csv",
+        files.pulse_csv,
         _csv(("time_s", "pulse", m.trace.roi), zip(m.times, m.pulse, m.valid.astype(int))),
     )
     b = m.beats
     write_text(
-        out / "beats.csv",
+        files.beats_csv,
         _csv(
             ("time_s", "quality", "good"),
             zip(m.times[0] + b.times_s, b.quality, b.good.astype(int)),
         ),
     )
-    write_text(out / "hr.csv", _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
-    write_json(out / "summary.json", m.summary().as_dict())
+    write_text(files.hr_csv, _csv(HR_COLUMNS, (_window_row(w) for w in m.windows)))
+    write_json(files.summary_json, m.summary().as_dict())
     png = report_png(m)
-    (out / "report.png").write_bytes(png)
-    write_text(out / "report.html", report_html(m, png))
+    files.report_png.write_bytes(png)
+    write_text(files.report_html, report_html(m, png))
 
 
 HR_COLUMNS = (
