@@ -135,7 +135,7 @@ def test_too_short_video_names_the_shortest_window(
     from rppgkit.synth import SynthConfig, write_synth
 
     short = write_synth(SynthConfig(duration_s=1.5, width=64, height=48), tmp_path / "s")
-    line = _refused(sandbox, ["measure", short["video"], "-o", "out", "--window", "2"])
+    line = _refused(sandbox, ["measure", short.video, "-o", "out", "--window", "2"])
     assert "too short for a heart rate" in line and "needs over 2 s" in line
     assert "shorter --window" not in line
     long_enough = ["measure", places["video"], "-o", "out", "--window", "20"]
