@@ -32,6 +32,7 @@ import numpy as np
 from rppgkit import dsp
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
+from rppgkit.evaluate.metrics import bootstrap_interval
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import Options, measure
 
@@ -72,15 +73,19 @@ def rule_column(maes: np.ndarray) -> int:
 def paired_interval(
     diff: np.ndarray, recordings: np.ndarray, n: int = 5000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean of the per-window differences `diff` and its 95% interval, resampling recordings."""
+    """Mean of the per-window differences `diff` and its 95% interval, resampling recordings
+    (each one's window sum and count, as `rppgkit.evaluate.metrics` bootstraps its metrics)."""
     ok = np.isfinite(diff)
     ids, group = np.unique(recordings[ok], return_inverse=True)
     sums = np.bincount(group, diff[ok], len(ids))
-    counts = np.bincount(group, minlength=len(ids))
-    picks = np.random.default_rng(seed).integers(0, len(ids), (n, len(ids)))
-    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(diff[ok].mean()), float(low), float(high)
+    counts = np.bincount(group, minlength=len(ids)).astype(float)
+    interval = bootstrap_interval(_pooled_mean, (sums, counts), n, seed)
+    return interval.value, interval.low, interval.high
+
+
+def _pooled_mean(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The mean over all windows of the recordings whose window `sums` and `counts` are given."""
+    return sums.sum(axis=axis) / counts.sum(axis=axis)
 
 
 def main() -> None:

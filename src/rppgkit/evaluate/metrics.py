@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,16 +209,38 @@ def hr_metrics(
     """
     est, ref = _floats(est, ref)
     paired = {
-        name: _bootstrap(fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1)
+        name: bootstrap_interval(
+            fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1
+        )
         for name, fn in PAIRED.items()
     }
     snr = np.asarray(snr_db if snr_db is not None else [], float)
     snr = snr[np.isfinite(snr)]
-    mean_snr = _bootstrap(lambda x, axis=-1: np.mean(x, axis=axis), (snr,), n_resamples, seed)
+    mean_snr = bootstrap_interval(
+        lambda x, axis=-1: np.mean(x, axis=axis), (snr,), n_resamples, seed
+    )
     return HRMetrics(n=len(est), snr_db=mean_snr, **paired)
 
 
-def _bootstrap(fn, data: tuple[np.ndarray, ...], n_resamples: int, seed: int, min_n: int = 1):
+def bootstrap_interval(
+    fn: Callable[..., np.ndarray],
+    data: tuple[np.ndarray, ...],
+    n_resamples: int = 2000,
+    seed: int = 0,
+    min_n: int = 1,
+) -> Interval:
+    """`fn(*data)` with its 95% percentile bootstrap interval, the arrays of `data` resampled
+    together (scipy.stats.bootstrap, paired); degenerate resamples are left out.
+
+    `fn` takes the arrays and an ``axis`` keyword (it is called on all resamples at once). NaN
+    under `min_n` pairs; the bounds are NaN under 2.
+
+    Examples
+    --------
+    >>> i = bootstrap_interval(mae, (np.array([1.0, 2, 3, 4]), np.zeros(4)), n_resamples=500)
+    >>> i.value, i.low <= 2.5 <= i.high
+    (2.5, True)
+    """
     n = len(data[0])
     if n < min_n:
         return Interval(np.nan, np.nan, np.nan)
