@@ -96,9 +96,9 @@ def main() -> None:
     parser.add_argument("--paired", action="store_true", help="two methods: their difference")
     args = parser.parse_args()
     if not all(0 < r <= 1 for r in args.rho):  # NaN fails too
-        parser.error("--rho: each value must be a share of the highest peak's power, in (0, 1]")
+        raise SystemExit("error: --rho: each value must be a share of the peak's power, in (0, 1]")
     if args.paired and len(args.method) != 2:
-        parser.error("--paired compares exactly two methods (-m A -m B)")
+        raise SystemExit("error: --paired compares exactly two methods (-m A -m B)")
     lines = ["| method | highest peak | " + " | ".join(f"rho {r:g}" for r in args.rho) + " |"]
     lines.append("|---" * (2 + len(args.rho)) + "|")
     scored = []

@@ -49,3 +49,21 @@ def test_paired_interval_resamples_whole_recordings() -> None:
     mean, low, high = subharmonic.paired_interval(diff, recordings, n=2000)
     assert mean == pytest.approx(0.0)
     assert low == pytest.approx(-3.0) and high == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["x", "-m", "pos", "--paired"], "exactly two methods"),
+        (["x", "-m", "pos", "-m", "chrom", "-m", "ica", "--paired"], "exactly two methods"),
+        (["x", "-m", "pos", "--rho", "nan"], "in (0, 1]"),
+        (["x", "-m", "pos", "--rho", "0.3", "1.5"], "in (0, 1]"),
+    ],
+)
+def test_bad_options_are_one_line_before_anything_is_measured(monkeypatch, argv, message) -> None:
+    monkeypatch.setattr(sys, "argv", ["subharmonic.py", *argv])
+    monkeypatch.setattr(subharmonic, "window_errors", lambda *a: pytest.fail("measured"))
+    with pytest.raises(SystemExit) as exit_:
+        subharmonic.main()
+    assert str(exit_.value).startswith("error: ") and message in str(exit_.value)
+    assert "\n" not in str(exit_.value)
