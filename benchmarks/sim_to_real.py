@@ -7,7 +7,10 @@ Three columns per method:
   astronaut photograph), `--seeds` subjects per condition;
 - **v2 test**: per-window HR MAE over the test split of the generator-2 training set
   (`write_training_set(generator=2)`: subjects 8-11, baseline, skin type VI, strong motion,
-  strong lighting changes, each with its drawn light, camera, codec and talking);
+  strong lighting changes, each with its drawn light, camera, codec and talking), and how far
+  each method is from POS there: the mean paired per-window difference of absolute errors
+  (method minus POS, so negative is better) with a 95% interval resampling whole recordings,
+  which says whether the split can tell the two apart (POS is measured in every run);
 - **real dev**: the whole-clip HR error on every clip of `benchmarks/realdev/data` that has a
   reference (contact, else the pseudo-reference `benchmarks/realdev/pseudo.py` writes to
   `reference.json`; both read by `real_video.reference_hr`), and the
@@ -26,6 +29,7 @@ Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a n
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ from real_video import reference_hr, video_folders
 from rppgkit.errors import RppgError
 from rppgkit.estimators import reads_crops
 from rppgkit.evaluate import evaluate
+from rppgkit.evaluate.metrics import mean_interval
 from rppgkit.fileio import write_json, write_text
 from rppgkit.models.method import METHODS
 from rppgkit.models.zoo import shipped_weights
@@ -56,6 +61,7 @@ class Column:
     v1_mae: float | None
     v2_mae: float | None
     real_errors: dict[str, float | None]  # clip -> HR error (bpm); None where the method failed
+    v2_vs_pos: tuple[float, float, float] | None = None  # paired difference, low, high (bpm)
 
     def real_share(self) -> float | None:
         """Share of the referenced real clips read within WITHIN_BPM; None without clips."""
@@ -69,6 +75,26 @@ def window_mae(dataset_root: Path, method: str, opts: Options, out: Path, worker
     """Per-window HR MAE of `method` over every recording under `dataset_root`."""
     result = evaluate("synthetic", dataset_root, [method], out, opts, workers=workers)
     return float(result.metrics[method].window.mae.value)
+
+
+def against_pos(method_windows: Path, pos_windows: Path) -> tuple[float, float, float]:
+    """Mean per-window absolute HR error of a method minus POS's on the same windows of two
+    `rppgkit evaluate` windows.csv files, with its 95% interval over recordings (bpm)."""
+    method, pos = _abs_errors(method_windows), _abs_errors(pos_windows)
+    keys = sorted(method.keys() & pos.keys())
+    diff = mean_interval([method[k] - pos[k] for k in keys], [rec for rec, _ in keys])
+    return round(diff.value, 2), round(diff.low, 2), round(diff.high, 2)
+
+
+def _abs_errors(windows_csv: Path) -> dict[tuple[str, str], float]:
+    """(recording, window start) -> absolute HR error; NaN where either HR is missing."""
+    with windows_csv.open(newline="") as f:
+        return {
+            (row["recording"], row["start_s"]): abs(
+                float(row["hr_bpm"] or "nan") - float(row["ref_hr_bpm"] or "nan")
+            )
+            for row in csv.DictReader(f)
+        }
 
 
 def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[str, float | None]]:
@@ -103,7 +129,7 @@ def method_options(overrides: dict[str, str], only: list[str]) -> dict[str, Opti
     unknown = (set(overrides) | set(only)) - set(methods)
     if unknown:
         raise SystemExit(f"unknown or weightless method(s): {', '.join(sorted(unknown))}")
-    return {name: opts for name, opts in methods.items() if not only or name in only}
+    return {name: opts for name, opts in methods.items() if not only or name in (*only, "pos")}
 
 
 def run(args: argparse.Namespace) -> dict[str, Column]:
@@ -117,11 +143,13 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
         print(f"note: no real clips in {args.realdev}; run benchmarks/realdev/fetch.py first")
     real = real_errors(methods, args.realdev)
     columns = {}
-    for name, opts in methods.items():
+    pos_windows = args.work / "eval" / args.label / "pos" / "v2" / "windows.csv"
+    for name, opts in methods.items():  # POS first
         out = args.work / "eval" / args.label / name
         v1_mae = window_mae(args.v1, name, opts, out / "v1", args.workers)
         v2_mae = window_mae(v2_root, name, opts, out / "v2", args.workers)
-        columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name])
+        vs_pos = None if name == "pos" else against_pos(out / "v2" / "windows.csv", pos_windows)
+        columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name], vs_pos)
         print(f"{args.label} {name}: v1 {columns[name].v1_mae} v2 {v2_mae:.2f} real {real[name]}")
     return columns
 
@@ -129,11 +157,12 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
 def table(runs: dict[str, dict[str, Column]]) -> str:
     """Markdown: one row per (run, method)."""
     clips = sorted({c for cols in runs.values() for col in cols.values() for c in col.real_errors})
-    head = ["run", "method", "v1 suite MAE", "v2 test MAE", *clips, f"real within {WITHIN_BPM:g}"]
+    head = ["run", "method", "v1 suite MAE", "v2 test MAE", "v2 test vs POS [95%]", *clips]
+    head.append(f"real within {WITHIN_BPM:g}")
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for label, cols in runs.items():
         for name, col in cols.items():
-            cells = [label, name, _num(col.v1_mae), _num(col.v2_mae)]
+            cells = [label, name, _num(col.v1_mae), _num(col.v2_mae), _versus(col.v2_vs_pos)]
             cells += [_num(col.real_errors.get(c)) for c in clips]
             share = col.real_share()
             cells.append("-" if share is None else f"{share:.0%}")
@@ -145,11 +174,15 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _versus(diff: tuple[float, float, float] | None) -> str:
+    return "-" if diff is None else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*diff)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="shipped", help="name of this run in the table")
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--methods", nargs="*", default=[], help="only these methods")
+    parser.add_argument("--methods", nargs="*", default=[], help="only these methods (and POS)")
     parser.add_argument("--seeds", type=int, default=2, help="v1 suite subjects per condition")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/sim_to_real"))

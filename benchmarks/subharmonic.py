@@ -32,7 +32,7 @@ import numpy as np
 from rppgkit import dsp
 from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
-from rppgkit.evaluate.metrics import bootstrap_interval
+from rppgkit.evaluate.metrics import mean_interval
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import Options, measure
 
@@ -68,24 +68,6 @@ def rule_column(maes: np.ndarray) -> int:
     """The column of `maes` (highest peak, then each rho) that RULE-1.4 scores a method by."""
     best = 1 + int(np.argmin(maes[1:]))
     return best if maes[best] <= maes[0] - RULE_MARGIN_BPM else 0
-
-
-def paired_interval(
-    diff: np.ndarray, recordings: np.ndarray, n: int = 5000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean of the per-window differences `diff` and its 95% interval, resampling recordings
-    (each one's window sum and count, as `rppgkit.evaluate.metrics` bootstraps its metrics)."""
-    ok = np.isfinite(diff)
-    ids, group = np.unique(recordings[ok], return_inverse=True)
-    sums = np.bincount(group, diff[ok], len(ids))
-    counts = np.bincount(group, minlength=len(ids)).astype(float)
-    interval = bootstrap_interval(_pooled_mean, (sums, counts), n, seed)
-    return interval.value, interval.low, interval.high
-
-
-def _pooled_mean(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
-    """The mean over all windows of the recordings whose window `sums` and `counts` are given."""
-    return sums.sum(axis=axis) / counts.sum(axis=axis)
 
 
 def main() -> None:
@@ -124,11 +106,11 @@ def _paired_line(
     (a, recordings, col_a), (b, other, col_b) = scored
     if not np.array_equal(recordings, other):
         raise SystemExit("error: --paired: the two methods did not read the same windows")
-    mean, low, high = paired_interval(b - a, recordings)
+    diff = mean_interval(b - a, recordings, n_resamples=5000)
     name = ["highest peak", *(f"rho {r:g}" for r in rhos)]
     return (
         f"\npaired: {methods[1]} ({name[col_b]}) minus {methods[0]} ({name[col_a]}): "
-        f"{mean:+.2f} bpm per window, 95% interval [{low:+.2f}, {high:+.2f}] "
+        f"{diff.value:+.2f} bpm per window, 95% interval [{diff.low:+.2f}, {diff.high:+.2f}] "
         f"({len(np.unique(recordings))} recordings resampled)"
     )
 

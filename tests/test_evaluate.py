@@ -15,7 +15,7 @@ from rppgkit.cli import app
 from rppgkit.datasets import Reference
 from rppgkit.errors import RppgError
 from rppgkit.evaluate import Result, evaluate, hr_metrics
-from rppgkit.evaluate.metrics import PAIRED
+from rppgkit.evaluate.metrics import mae, mape, mean_interval, pearson, rmse
 from rppgkit.evaluate.reference import reference_hr
 from rppgkit.pipeline import analyse
 from rppgkit.trace.extract import extract_trace, load_trace, save_trace
@@ -39,12 +39,46 @@ def test_metrics_match_hand_computed_values() -> None:
 
 def test_paired_statistics_take_lists_as_arrays() -> None:
     ref, est = [60, 70, 80, 90, 100], [61, 68, 80, 93, 96]
-    for name, statistic in PAIRED.items():
-        assert statistic(est, ref) == pytest.approx(statistic(np.array(est), np.array(ref))), name
-    assert float(PAIRED["mae"](est, ref)) == pytest.approx(2.0)  # not a list's failure
+    for statistic in (mae, rmse, mape, pearson):
+        assert statistic(est, ref) == pytest.approx(statistic(np.array(est), np.array(ref)))
+    assert float(mae(est, ref)) == pytest.approx(2.0)  # not a list's failure
     short = hr_metrics(est[:2], ref[:2])
     assert np.isnan(short.pearson_r.value) and short.mae.value == pytest.approx(1.5)
     assert short.as_dict()["n"] == 2 and short.as_dict()["pearson_r"]["value"] is None
+
+
+def test_grouped_metrics_keep_the_values_and_resample_whole_recordings() -> None:
+    """Two recordings of 20 windows, one read 1 bpm off and one 5 bpm off: the values do not
+    depend on the groups, but only resampling recordings lets the MAE's interval reach 1 and
+    5, where resampling windows one by one pins it near 3."""
+    ref = np.linspace(60, 100, 40)
+    est = ref + np.repeat([1.0, 5.0], 20)
+    recordings = np.repeat(["a", "b"], 20)
+    by_window = hr_metrics(est, ref)
+    by_recording = hr_metrics(est, ref, groups=recordings)
+    for name in ("mae", "rmse", "mape", "pearson_r"):
+        assert getattr(by_recording, name).value == pytest.approx(getattr(by_window, name).value)
+    assert by_window.mae.value == pytest.approx(mae(est, ref)) == pytest.approx(3.0)
+    assert by_window.pearson_r.value == pytest.approx(np.corrcoef(est, ref)[0, 1])
+    assert by_window.mae.high - by_window.mae.low < 2.5
+    assert (by_recording.mae.low, by_recording.mae.high) == pytest.approx((1.0, 5.0))
+
+
+def test_pearson_of_a_constant_side_is_nan_not_a_rounding_error() -> None:
+    ref = np.full(6, 65.11)  # not exactly representable: the sums round
+    m = hr_metrics(ref + np.arange(6.0), ref)
+    assert np.isnan(m.pearson_r.value) and m.mae.value == pytest.approx(2.5)
+
+
+def test_mean_interval_of_paired_differences() -> None:
+    """A constant difference is its own interval; two recordings read 3 bpm better and worse
+    give 0 with an interval over both (the NaN window is left out)."""
+    constant = mean_interval(np.full(12, 0.5), np.repeat(["a", "b", "c"], 4))
+    assert (constant.value, constant.low, constant.high) == pytest.approx((0.5, 0.5, 0.5))
+    diff = np.array([3.0] * 5 + [-3.0] * 5 + [np.nan])
+    split = mean_interval(diff, np.array(["a"] * 5 + ["b"] * 6))
+    assert (split.value, split.low, split.high) == pytest.approx((0.0, -3.0, 3.0))
+    assert np.isnan(mean_interval([np.nan, np.inf]).value)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The scoring of benchmarks/subharmonic.py that RULE-1.4's choices use: which reading a method is
-scored by, and the paired difference of two methods with its interval over recordings."""
+scored by, and its option checks (its paired interval, `mean_interval`, is tested in
+tests/test_evaluate.py)."""
 
 import importlib.util
 import sys
@@ -33,22 +34,6 @@ subharmonic = _load()
 )
 def test_rule_column_takes_a_rho_only_a_margin_below_the_highest_peak(maes, column) -> None:
     assert subharmonic.rule_column(np.array(maes)) == column
-
-
-def test_paired_interval_of_a_constant_difference_is_that_difference() -> None:
-    diff = np.full(12, 0.5)
-    recordings = np.repeat(["a", "b", "c"], 4)
-    assert subharmonic.paired_interval(diff, recordings) == pytest.approx((0.5, 0.5, 0.5))
-
-
-def test_paired_interval_resamples_whole_recordings() -> None:
-    """Two recordings, one read 3 bpm better by the second method, one 3 bpm worse: the mean is
-    0, and every resample holds whole recordings, so the interval reaches both -3 and +3."""
-    diff = np.array([3.0] * 5 + [-3.0] * 5 + [np.nan])
-    recordings = np.array(["a"] * 5 + ["b"] * 6)
-    mean, low, high = subharmonic.paired_interval(diff, recordings, n=2000)
-    assert mean == pytest.approx(0.0)
-    assert low == pytest.approx(-3.0) and high == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize(

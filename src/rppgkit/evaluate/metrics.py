@@ -1,5 +1,7 @@
 """Agreement of estimated and reference heart rates: MAE, RMSE, MAPE, Pearson r, SNR, each with a
-95% bootstrap interval (scipy.stats.bootstrap, percentile method, pairs resampled together)."""
+95% bootstrap interval (scipy.stats.bootstrap, percentile method, pairs resampled together, or
+whole recordings where pairs are grouped by recording: its overlapping windows are not
+independent)."""
 
 from __future__ import annotations
 
@@ -171,13 +173,11 @@ def _floats(est: ArrayLike, ref: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(est, dtype=float), np.asarray(ref, dtype=float)
 
 
-PAIRED = {"mae": mae, "rmse": rmse, "mape": mape, "pearson_r": pearson}
-
-
 def hr_metrics(
-    est: np.ndarray,
-    ref: np.ndarray,
-    snr_db: np.ndarray | None = None,
+    est: ArrayLike,
+    ref: ArrayLike,
+    snr_db: ArrayLike | None = None,
+    groups: ArrayLike | None = None,
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> HRMetrics:
@@ -185,10 +185,14 @@ def hr_metrics(
 
     Parameters
     ----------
-    est, ref : np.ndarray
+    est, ref : array_like
         ``[K]`` estimated and reference heart rates in bpm, paired (resampled together).
-    snr_db : np.ndarray, optional
-        SNR of each estimate in dB; non-finite values are left out of the mean.
+    snr_db : array_like, optional
+        ``[K]`` SNR of each estimate in dB; non-finite values are left out of the mean.
+    groups : array_like, optional
+        ``[K]`` the recording each pair comes from. The bootstrap then resamples whole
+        recordings: overlapping windows of one recording are not independent, and resampling
+        them one by one makes the interval too narrow. None: every pair is its own group.
     n_resamples : int
         Bootstrap resamples.
     seed : int
@@ -198,7 +202,7 @@ def hr_metrics(
     -------
     HRMetrics
         The number of pairs and each statistic. NaN where a statistic cannot be computed (no
-        pairs; Pearson r under 3; no SNR); the bounds are NaN under 2 values.
+        pairs; Pearson r under 3; no SNR); the bounds are NaN under 2 groups.
 
     Examples
     --------
@@ -206,20 +210,106 @@ def hr_metrics(
     >>> m = hr_metrics(est, ref, n_resamples=200)
     >>> m.n, round(m.mae.value, 2), str(m.snr_db)
     (4, 1.5, '-')
+    >>> by_video = hr_metrics(est, ref, groups=["a", "a", "b", "b"], n_resamples=200)
+    >>> by_video.mae.value, by_video.mae.low, by_video.mae.high  # videos' MAEs: 2 and 1
+    (1.5, 1.0, 2.0)
     """
     est, ref = _floats(est, ref)
-    paired = {
-        name: bootstrap_interval(
-            fn, (est, ref), n_resamples, seed, min_n=3 if name == "pearson_r" else 1
-        )
-        for name, fn in PAIRED.items()
+    err = est - ref
+    moments = {
+        "mae": (_pooled_mean, [np.abs(err)]),
+        "rmse": (_pooled_rms, [err**2]),
+        "mape": (_pooled_mean, [100 * np.abs(err) / np.abs(ref)]),
+        "pearson_r": (_pooled_pearson, [est, ref, est**2, ref**2, est * ref]),
     }
-    snr = np.asarray(snr_db if snr_db is not None else [], float)
-    snr = snr[np.isfinite(snr)]
-    mean_snr = bootstrap_interval(
-        lambda x, axis=-1: np.mean(x, axis=axis), (snr,), n_resamples, seed
-    )
-    return HRMetrics(n=len(est), snr_db=mean_snr, **paired)
+    stats_ = {
+        name: _grouped_interval(
+            fn, columns, groups, n_resamples, seed, 3 if fn is _pooled_pearson else 1
+        )
+        for name, (fn, columns) in moments.items()
+    }
+    snr = np.full(len(est), np.nan) if snr_db is None else snr_db
+    mean_snr = mean_interval(snr, groups, n_resamples, seed)
+    return HRMetrics(n=len(est), snr_db=mean_snr, **stats_)
+
+
+def mean_interval(
+    values: ArrayLike, groups: ArrayLike | None = None, n_resamples: int = 2000, seed: int = 0
+) -> Interval:
+    """Mean of `values` with its 95% bootstrap interval, resampling whole `groups`.
+
+    For a paired comparison of two methods, `values` is the difference of their errors on the
+    same windows and `groups` the recording of each window: an interval that holds zero says
+    the data cannot tell the two apart.
+
+    Parameters
+    ----------
+    values : array_like
+        ``[K]`` values; non-finite ones are left out.
+    groups : array_like, optional
+        ``[K]`` the group (recording) of each value; None: each value its own group.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    Interval
+        NaN without values; NaN bounds under 2 groups.
+
+    Examples
+    --------
+    >>> mean_interval([0.5, 0.5, 0.5]).low
+    0.5
+    >>> i = mean_interval([1.0, 1.0, -1.0, -1.0], groups=[0, 0, 1, 1], n_resamples=500)
+    >>> i.value, i.low, i.high
+    (0.0, -1.0, 1.0)
+    """
+    values = np.asarray(values, float)
+    ok = np.isfinite(values)
+    kept = None if groups is None else np.asarray(groups)[ok]
+    return _grouped_interval(_pooled_mean, [values[ok]], kept, n_resamples, seed, 1)
+
+
+def _grouped_interval(
+    fn: Callable[..., np.ndarray],
+    columns: list[np.ndarray],
+    groups: ArrayLike | None,
+    n_resamples: int,
+    seed: int,
+    min_n: int,
+) -> Interval:
+    """`fn` of the pooled `columns` with its interval, resampling groups: each column is summed
+    within each group (with the group's count first), and `fn` pools the sums it is given."""
+    n = len(columns[0])
+    if n < min_n:
+        return Interval(np.nan, np.nan, np.nan)
+    data = [np.ones(n), *columns]
+    if groups is not None:
+        _, index = np.unique(np.asarray(groups), return_inverse=True)
+        data = [np.bincount(index, weights=c) for c in data]
+    return bootstrap_interval(fn, tuple(data), n_resamples, seed)
+
+
+def _pooled_mean(count: np.ndarray, total: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The mean of the values whose group `count`s and sums (`total`) are given."""
+    return total.sum(axis=axis) / count.sum(axis=axis)
+
+
+def _pooled_rms(count: np.ndarray, squares: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The root mean square from group counts and sums of squares."""
+    return np.sqrt(_pooled_mean(count, squares, axis))
+
+
+def _pooled_pearson(*sums: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson r from group sums of 1, x, y, x^2, y^2 and xy; NaN where a side is constant."""
+    n, x, y, xx, yy, xy = (s.sum(axis=axis) for s in sums)
+    var_x, var_y = n * xx - x**2, n * yy - y**2
+    constant = (var_x <= 1e-10 * n * xx) | (var_y <= 1e-10 * n * yy)  # rounding, not spread
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (n * xy - x * y) / np.sqrt(var_x * var_y)
+    return np.where(constant, np.nan, np.clip(r, -1.0, 1.0))
 
 
 def bootstrap_interval(
@@ -227,13 +317,12 @@ def bootstrap_interval(
     data: tuple[np.ndarray, ...],
     n_resamples: int = 2000,
     seed: int = 0,
-    min_n: int = 1,
 ) -> Interval:
     """`fn(*data)` with its 95% percentile bootstrap interval, the arrays of `data` resampled
     together (scipy.stats.bootstrap, paired); degenerate resamples are left out.
 
     `fn` takes the arrays and an ``axis`` keyword (it is called on all resamples at once). NaN
-    under `min_n` pairs; the bounds are NaN under 2.
+    without data; the bounds are NaN under 2 rows.
 
     Examples
     --------
@@ -242,7 +331,7 @@ def bootstrap_interval(
     (2.5, True)
     """
     n = len(data[0])
-    if n < min_n:
+    if n == 0:
         return Interval(np.nan, np.nan, np.nan)
     value = float(fn(*data))
     if n < 2:

@@ -4,6 +4,7 @@ metrics.md and one Bland-Altman + scatter figure per method."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -12,14 +13,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rppgkit.evaluate.metrics import STATISTICS, MethodMetrics, hr_metrics
+from rppgkit.evaluate.metrics import STATISTICS, HRMetrics, MethodMetrics, hr_metrics
 from rppgkit.evaluate.records import Result
 from rppgkit.fileio import atomic_path, ensure_dir, inside, write_json, write_text
 
 LEVELS = ("window", "video")
 
 
-def level_pairs(rows: list[Result], level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Pairs:
+    """One method's estimated and reference heart rates at one level, where both exist."""
+
+    est: np.ndarray  # [K] bpm
+    ref: np.ndarray  # [K] bpm
+    snr_db: np.ndarray  # [K] dB, NaN where unknown
+    recordings: np.ndarray  # [K] the recording of each pair: the bootstrap's groups
+
+    def metrics(self) -> HRMetrics:
+        """`hr_metrics` of the pairs, resampling whole recordings."""
+        return hr_metrics(self.est, self.ref, self.snr_db, self.recordings)
+
+
+def level_pairs(rows: list[Result], level: str) -> Pairs:
     """Estimated HR, reference HR and SNR over all recordings, per window or per video.
 
     Parameters
@@ -31,20 +46,17 @@ def level_pairs(rows: list[Result], level: str) -> tuple[np.ndarray, np.ndarray,
 
     Returns
     -------
-    tuple[np.ndarray, np.ndarray, np.ndarray]
-        ``[K]`` each, only the pairs where both HRs exist.
+    Pairs
+        Only the pairs where both HRs exist, each with its recording.
     """
     if level == "video":
-        est = [r.hr_bpm for r in rows]
-        ref = [r.ref_hr_bpm for r in rows]
-        snr = [r.snr_db for r in rows]
+        per_row = [([r.hr_bpm], [r.ref_hr_bpm], [r.snr_db]) for r in rows]
     else:
-        est = [v for r in rows for v in r.windows.hr_bpm]
-        ref = [v for r in rows for v in r.windows.ref_hr_bpm]
-        snr = [v for r in rows for v in r.windows.snr_db]
-    e, r_, s = (np.array(x, dtype=float) for x in (est, ref, snr))
-    ok = np.isfinite(e) & np.isfinite(r_)
-    return e[ok], r_[ok], s[ok]
+        per_row = [(r.windows.hr_bpm, r.windows.ref_hr_bpm, r.windows.snr_db) for r in rows]
+    est, ref, snr = (np.array([v for cols in per_row for v in cols[i]], float) for i in range(3))
+    recordings = np.array([r.recording for r, cols in zip(rows, per_row) for _ in cols[0]])
+    ok = np.isfinite(est) & np.isfinite(ref)
+    return Pairs(est[ok], ref[ok], snr[ok], recordings[ok])
 
 
 def write_evaluation(
@@ -54,8 +66,8 @@ def write_evaluation(
     ensure_dir(out)
     metrics = {
         method: MethodMetrics(
-            window=hr_metrics(*level_pairs(rows, "window")),
-            video=hr_metrics(*level_pairs(rows, "video")),
+            window=level_pairs(rows, "window").metrics(),
+            video=level_pairs(rows, "video").metrics(),
         )
         for method, rows in results.items()
     }
@@ -109,7 +121,7 @@ def _markdown(metrics: dict[str, MethodMetrics], skipped: dict[str, str], title:
     lines = [f"# {title}", ""]
     for level in LEVELS:
         lines += [
-            f"## Per {level} (HR in bpm; 95% bootstrap intervals)",
+            f"## Per {level} (HR in bpm; 95% bootstrap intervals, whole recordings resampled)",
             "",
             "| method | n | MAE | RMSE | MAPE (%) | Pearson r | SNR (dB) |",
             "|---|---|---|---|---|---|---|",
@@ -127,7 +139,8 @@ def _markdown(metrics: dict[str, MethodMetrics], skipped: dict[str, str], title:
 def _plot(path: Path, method: str, rows: list[Result]) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(10, 9), constrained_layout=True)
     for col, level in enumerate(LEVELS):
-        est, ref, _ = level_pairs(rows, level)
+        pairs = level_pairs(rows, level)
+        est, ref = pairs.est, pairs.ref
         scatter, ba = axes[0, col], axes[1, col]
         scatter.scatter(ref, est, s=8, alpha=0.5)
         if len(ref):
