@@ -46,12 +46,16 @@ from rppgkit.models.method import METHODS
 from rppgkit.models.zoo import shipped_weights
 from rppgkit.pipeline import Options, analyse
 from rppgkit.synth import write_suite, write_training_set
+from rppgkit.synth.suite import TRAINING_SPLITS
 from rppgkit.trace.extract import extract_trace
 from rppgkit.video.reader import open_video
 
 CLASSIC = ("pos", "chrom")
 WITHIN_BPM = 3.0
 REALDEV = Path("benchmarks/realdev/data")
+DEFAULT_V2 = Path("benchmarks/out/v2/data")
+RULE_VALIDATION_SUBJECTS = range(12, 16)
+"""`light_flicker.py --extra-seeds 12 16`: the extra validation subjects RULE-1.4 chose on."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,9 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
     overrides = dict(w.split("=", 1) for w in args.weights)
     methods = method_options(overrides, args.methods)
     write_suite(args.v1, args.seeds, on_video=lambda v: print("v1", v, flush=True))
-    v2 = write_training_set(args.v2, generator=2, splits=("test",), workers=args.workers)
+    v2 = write_training_set(
+        args.v2, generator=2, splits=("test",), workers=args.workers, subjects=args.test_subjects
+    )
     v2_root = v2["test"][0].parent
     if not args.realdev.is_dir():
         print(f"note: no real clips in {args.realdev}; run benchmarks/realdev/fetch.py first")
@@ -152,6 +158,22 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
         columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name], vs_pos)
         print(f"{args.label} {name}: v1 {columns[name].v1_mae} v2 {v2_mae:.2f} real {real[name]}")
     return columns
+
+
+def check_test_subjects(subjects: list[int] | None, v2: Path) -> None:
+    """Refuse (one line) test subjects that were trained or chosen on, and the shared folder of
+    the standard test split, which other benchmarks read."""
+    if subjects is None:
+        return
+    if v2.resolve() == DEFAULT_V2.resolve():
+        raise SystemExit(f"error: --test-subjects needs its own --v2 folder, not {DEFAULT_V2}")
+    seen = set(RULE_VALIDATION_SUBJECTS).union(*(TRAINING_SPLITS[s][0] for s in ("train", "val")))
+    clash = sorted(seen & set(subjects))
+    if clash:
+        raise SystemExit(
+            f"error: --test-subjects: {clash} were trained or chosen on "
+            "(training 0-5, validation 6-7 and 12-15); take 8-11 and 16 on"
+        )
 
 
 def table(runs: dict[str, dict[str, Column]]) -> str:
@@ -187,9 +209,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/sim_to_real"))
     parser.add_argument("--v1", type=Path, default=Path("benchmarks/out/suite/videos"))
-    parser.add_argument("--v2", type=Path, default=Path("benchmarks/out/v2/data"))
+    parser.add_argument("--v2", type=Path, default=DEFAULT_V2)
+    parser.add_argument(
+        "--test-subjects",
+        nargs="+",
+        type=int,
+        metavar="SEED",
+        help="v2 test subjects instead of the split's 8-11 (give another --v2 folder)",
+    )
     parser.add_argument("--realdev", type=Path, default=REALDEV)
     args = parser.parse_args()
+    check_test_subjects(args.test_subjects, args.v2)
     columns = run(args)
     results = args.work / "runs.json"
     runs = json.loads(results.read_text()) if results.exists() else {}

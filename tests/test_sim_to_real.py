@@ -50,3 +50,19 @@ def test_against_pos_pairs_the_same_windows_and_resamples_recordings(tmp_path: P
     assert diff[1:] == pytest.approx((-2.0, 2.0))
     assert sim_to_real._versus(diff) == "+0.67 [-2.00, +2.00]"
     assert sim_to_real._versus(None) == "-"
+
+
+@pytest.mark.parametrize(
+    ("subjects", "v2", "message"),
+    [
+        ([8, 16], "benchmarks/out/v2/data", "needs its own --v2 folder"),
+        ([8, 12, 16], "elsewhere", "[12] were trained or chosen on"),
+        ([3, 6, 20], "elsewhere", "[3, 6] were trained or chosen on"),
+    ],
+)
+def test_test_subjects_refuse_what_was_trained_or_chosen_on(subjects, v2, message) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        sim_to_real.check_test_subjects(subjects, Path(v2))
+    assert str(exit_.value).startswith("error: ") and message in str(exit_.value)
+    sim_to_real.check_test_subjects([8, 9, 10, 11, 16, 40], Path("elsewhere"))  # allowed
+    sim_to_real.check_test_subjects(None, Path("benchmarks/out/v2/data"))  # the split's own

@@ -17,7 +17,7 @@ from rppgkit.pulse import heart_rate
 from rppgkit.synth import SynthConfig, load_skin_masks, pulse_waveform, synthesize, write_synth
 from rppgkit.synth.generate import FILE_NAMES
 from rppgkit.synth.optics import LIGHTS
-from rppgkit.synth.suite import CONDITIONS, training_config
+from rppgkit.synth.suite import CONDITIONS, TRAINING_SPLITS, training_config, write_training_set
 
 TINY = SynthConfig(duration_s=3.0, fps=30.0, width=160, height=120, seed=7)
 STILL = dataclasses.replace(TINY, duration_s=5.0, noise=0.0, motion=0.0, lighting=0.0, seed=3)
@@ -265,3 +265,14 @@ def test_generator_2_writes_a_consumer_video_and_refuses_what_it_cannot_draw(tmp
     for change, word in [({"face": "astronaut"}, "draws its faces"), ({"light": "sun"}, "light")]:
         with pytest.raises(RppgError, match=word):
             _v2(**change).validate()
+
+
+def test_training_set_takes_other_subjects_but_not_another_splits(tmp_path) -> None:
+    folders = write_training_set(
+        tmp_path, duration_s=2.0, size=(64, 48), splits=("val",), subjects=[16]
+    )
+    assert [f.name for f in folders["val"]] == list(TRAINING_SPLITS["val"][1])
+    assert sorted(p.parent.name for p in tmp_path.rglob("meta.json")) == ["s16"] * 4
+    with pytest.raises(ValueError, match=r"subjects \[6, 7\] belong to the val split"):
+        write_training_set(tmp_path / "leak", splits=("test",), subjects=[6, 7, 20])
+    assert not (tmp_path / "leak").exists()

@@ -216,17 +216,15 @@ def hr_metrics(
     """
     est, ref = _floats(est, ref)
     err = est - ref
-    moments = {
-        "mae": (_pooled_mean, [np.abs(err)]),
-        "rmse": (_pooled_rms, [err**2]),
-        "mape": (_pooled_mean, [100 * np.abs(err) / np.abs(ref)]),
-        "pearson_r": (_pooled_pearson, [est, ref, est**2, ref**2, est * ref]),
+    moments = {  # statistic: (pooling function, per-pair columns, fewest pairs)
+        "mae": (_pooled_mean, [np.abs(err)], 1),
+        "rmse": (_pooled_rms, [err**2], 1),
+        "mape": (_pooled_mean, [100 * np.abs(err) / np.abs(ref)], 1),
+        "pearson_r": (_pooled_pearson, [est, ref, est**2, ref**2, est * ref], 3),
     }
     stats_ = {
-        name: _grouped_interval(
-            fn, columns, groups, n_resamples, seed, 3 if fn is _pooled_pearson else 1
-        )
-        for name, (fn, columns) in moments.items()
+        name: _grouped_interval(fn, columns, groups, n_resamples, seed, min_n)
+        for name, (fn, columns, min_n) in moments.items()
     }
     snr = np.full(len(est), np.nan) if snr_db is None else snr_db
     mean_snr = mean_interval(snr, groups, n_resamples, seed)

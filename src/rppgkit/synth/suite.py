@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from pathlib import Path
 
@@ -134,15 +134,24 @@ def write_training_set(
     workers: int = 1,
     generator: int = 1,
     splits: tuple[str, ...] = tuple(TRAINING_SPLITS),
+    subjects: Sequence[int] | None = None,
 ) -> dict[str, list[Path]]:
     """Render `splits` of TRAINING_SPLITS as `synthetic` dataset folders
     `<out>/<split>/<condition>/s<seed>` (videos already there are kept), `workers` at a time;
     return the condition folders of each split. Generator 2 draws faces only, so its splits leave
-    out the astronaut photo."""
+    out the astronaut photo.
+
+    `subjects` replaces the splits' own subject seeds, e.g. more test subjects than the test
+    split's four, where its differences are too small for four to resolve. Seeds another split
+    uses are refused (ValueError): they would leak its subjects into this one.
+    """
     folders: dict[str, list[Path]] = {}
     missing: dict[str, tuple[SynthConfig, Path]] = {}
     for split in splits:
         seeds, conditions = TRAINING_SPLITS[split]
+        if subjects is not None:
+            _check_subjects(split, subjects)
+            seeds = subjects
         kept = [c for c in conditions if generator == 1 or "face" not in CONDITIONS[c]]
         folders[split] = [Path(out_dir) / split / condition for condition in kept]
         for folder in folders[split]:
@@ -160,3 +169,11 @@ def write_training_set(
             if on_video is not None:
                 on_video(futures[future])
     return folders
+
+
+def _check_subjects(split: str, subjects: Sequence[int]) -> None:
+    """Refuse `subjects` that another split of TRAINING_SPLITS draws."""
+    for other, (seeds, _) in TRAINING_SPLITS.items():
+        shared = sorted(set(seeds) & set(subjects))
+        if other != split and shared:
+            raise ValueError(f"subjects {shared} belong to the {other} split, not to {split}")
