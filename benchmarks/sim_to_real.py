@@ -29,7 +29,6 @@ Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a n
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from real_video import reference_hr, video_folders
+from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
 from rppgkit.estimators import reads_crops
 from rppgkit.evaluate import evaluate
-from rppgkit.evaluate.metrics import mean_interval
+from rppgkit.evaluate.report import paired_difference
+from rppgkit.evaluate.run import load_results
 from rppgkit.fileio import write_json, write_text
 from rppgkit.models.method import METHODS
 from rppgkit.models.zoo import shipped_weights
@@ -81,24 +82,14 @@ def window_mae(dataset_root: Path, method: str, opts: Options, out: Path, worker
     return float(result.metrics[method].window.mae.value)
 
 
-def against_pos(method_windows: Path, pos_windows: Path) -> tuple[float, float, float]:
-    """Mean per-window absolute HR error of a method minus POS's on the same windows of two
-    `rppgkit evaluate` windows.csv files, with its 95% interval over recordings (bpm)."""
-    method, pos = _abs_errors(method_windows), _abs_errors(pos_windows)
-    keys = sorted(method.keys() & pos.keys())
-    diff = mean_interval([method[k] - pos[k] for k in keys], [rec for rec, _ in keys])
+def against_pos(
+    method_eval: Path, pos_eval: Path, method: str, ids: list[str]
+) -> tuple[float, float, float]:
+    """`rppgkit.evaluate.report.paired_difference` of `method`'s stored results against
+    POS's (two evaluation folders, the same recordings `ids`): (mean, low, high) in bpm."""
+    rows = load_results(method_eval, [method], ids)[method]
+    diff = paired_difference(rows, load_results(pos_eval, ["pos"], ids)["pos"])
     return round(diff.value, 2), round(diff.low, 2), round(diff.high, 2)
-
-
-def _abs_errors(windows_csv: Path) -> dict[tuple[str, str], float]:
-    """(recording, window start) -> absolute HR error; NaN where either HR is missing."""
-    with windows_csv.open(newline="") as f:
-        return {
-            (row["recording"], row["start_s"]): abs(
-                float(row["hr_bpm"] or "nan") - float(row["ref_hr_bpm"] or "nan")
-            )
-            for row in csv.DictReader(f)
-        }
 
 
 def real_errors(methods: dict[str, Options], realdev: Path) -> dict[str, dict[str, float | None]]:
@@ -149,12 +140,13 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
         print(f"note: no real clips in {args.realdev}; run benchmarks/realdev/fetch.py first")
     real = real_errors(methods, args.realdev)
     columns = {}
-    pos_windows = args.work / "eval" / args.label / "pos" / "v2" / "windows.csv"
+    v2_ids = [rec.id for rec in load_dataset("synthetic", v2_root)]
     for name, opts in methods.items():  # POS first
         out = args.work / "eval" / args.label / name
         v1_mae = window_mae(args.v1, name, opts, out / "v1", args.workers)
         v2_mae = window_mae(v2_root, name, opts, out / "v2", args.workers)
-        vs_pos = None if name == "pos" else against_pos(out / "v2" / "windows.csv", pos_windows)
+        pos_eval = args.work / "eval" / args.label / "pos" / "v2"
+        vs_pos = None if name == "pos" else against_pos(out / "v2", pos_eval, name, v2_ids)
         columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name], vs_pos)
         print(f"{args.label} {name}: v1 {columns[name].v1_mae} v2 {v2_mae:.2f} real {real[name]}")
     return columns

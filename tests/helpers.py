@@ -1,4 +1,5 @@
-"""Helpers several test modules share: BioSemi BDF files as the datasets record them."""
+"""Helpers several test modules share: BioSemi BDF files as the datasets record them, and
+evaluation results with chosen window HRs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pyedflib
+
+from rppgkit.evaluate import Result, WindowResults
 
 SYSTEM_BIT = 1 << 20  # BioSemi keeps system bits set above the 16 trigger bits
 
@@ -34,3 +37,12 @@ def write_bdf(path: Path, channels: dict[str, np.ndarray], fs: int) -> None:
     writer.setSignalHeaders(headers)
     writer.writeSamples([np.asarray(x, float) for x in channels.values()])
     writer.close()
+
+
+def window_result(recording: str, hr: list[float | None], group: str = "") -> Result:
+    """An evaluation result whose windows (1 s apart, from 0 s) read `hr` against 70 bpm."""
+    n = len(hr)
+    starts = tuple(float(i) for i in range(n))
+    ends = tuple(t + 10 for t in starts)
+    windows = WindowResults(starts, ends, tuple(hr), (1.0,) * n, (1.0,) * n, (70.0,) * n)
+    return Result(recording, "s0", group, "v.mkv", {}, 70.0, 70.0, 1.0, 1.0, windows)

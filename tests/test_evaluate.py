@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tests.helpers import window_result
 
 import rppgkit.evaluate.run as run_module
 from rppgkit.cli import app
@@ -17,6 +18,7 @@ from rppgkit.errors import RppgError
 from rppgkit.evaluate import Result, evaluate, hr_metrics
 from rppgkit.evaluate.metrics import mae, mape, mean_interval, pearson, rmse
 from rppgkit.evaluate.reference import reference_hr
+from rppgkit.evaluate.report import paired_difference, write_evaluation
 from rppgkit.pipeline import analyse
 from rppgkit.trace.extract import extract_trace, load_trace, save_trace
 from rppgkit.video.reader import open_video
@@ -87,6 +89,24 @@ def clean(videos):
     return analyse(extract_trace(open_video(path)), method="pos"), truth, path
 
 
+def test_paired_difference_takes_shared_windows_and_pairs_within_a_group(tmp_path: Path) -> None:
+    base = [window_result("a", [72, 72, 72], "x"), window_result("b", [70, 70], "y")]
+    other = [window_result("a", [71, None, 71, 75], "x"), window_result("b", [73, 73], "y")]
+    diff = paired_difference(other, base)  # a: -1 on 2 windows (None and the 4th left out)
+    assert diff.value == pytest.approx((-1 - 1 + 3 + 3) / 4)
+    assert (diff.low, diff.high) == pytest.approx((-1.0, 3.0))  # whole recordings resampled
+    by_group = {
+        "pos": base,
+        "pos @ x": base[:1],
+        "chrom": other,
+        "chrom @ x": other[:1],
+    }
+    metrics = write_evaluation(tmp_path, by_group, {}, "t")
+    assert metrics["pos"].against_first is None and metrics["pos @ x"].against_first is None
+    assert metrics["chrom @ x"].against_first.value == pytest.approx(-1.0)  # against pos @ x
+    assert metrics["chrom"].against_first == diff
+
+
 def test_reference_hr_follows_the_reference_pulse(clean, tmp_path: Path) -> None:
     m, _, _ = clean
     t = np.arange(0, 31, 1 / 256)  # a 256 Hz reference at 66 bpm, unrelated to the video
@@ -146,6 +166,13 @@ def test_evaluate_skips_bad_recordings_caches_and_resumes(
     assert "z_broken" in metrics["skipped"]
     table = (out / "metrics.md").read_text()
     assert "| pos | 2 |" in table and "## Skipped" in table
+    # chrom against pos on the same 42 windows: the difference of their MAEs, by recordings
+    paired = metrics["methods"]["chrom"]["window_error_minus_first"]
+    mae_gap = result.metrics["chrom"].window.mae.value - result.metrics["pos"].window.mae.value
+    assert paired["value"] == pytest.approx(mae_gap, abs=1e-4)
+    assert paired["low"] <= paired["value"] <= paired["high"]
+    assert "window_error_minus_first" not in metrics["methods"]["pos"]
+    assert "## Per window against pos" in table and "| chrom | " in table.split("against pos")[1]
     videos_csv = (out / "videos.csv").read_text().splitlines()
     assert len(videos_csv) == 1 + 2 * 2
     assert len(list((out / "traces").glob("*.npz"))) == 2

@@ -1,11 +1,15 @@
-"""benchmarks/sim_to_real.py's comparison with POS: the paired per-window difference read back
-from two `rppgkit evaluate` windows.csv files, and its table cell."""
+"""benchmarks/sim_to_real.py's comparison with POS (the paired per-window difference read back
+from two evaluations, and its table cell) and its refusal of test subjects chosen on."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import window_result
+
+from rppgkit.evaluate.run import result_path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -23,32 +27,24 @@ def _load():
 
 
 sim_to_real = _load()
-HEAD = "method,recording,subject,start_s,end_s,hr_bpm,ref_hr_bpm,snr_db\n"
 
 
-def _windows(path: Path, method: str, rows: list[tuple[str, int, str]]) -> Path:
-    lines = [f"{method},{rec},s0,{start},{start + 10},{hr},70,1.0" for rec, start, hr in rows]
-    path.write_text(HEAD + "\n".join(lines) + "\n")
-    return path
+def _store(out: Path, method: str, recording: str, hr: list[float]) -> None:
+    """One stored `rppgkit evaluate` result whose windows read `hr` against 70 bpm."""
+    path = result_path(out, method, recording)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(window_result(recording, hr).as_dict()))
 
 
-def test_against_pos_pairs_the_same_windows_and_resamples_recordings(tmp_path: Path) -> None:
-    """The network is 2 bpm worse than POS on recording a, 2 better on b; a window without an
-    HR and a window POS lacks are left out; the interval spans both recordings."""
-    net = [
-        ("a/s0", 0, "74"),
-        ("a/s0", 1, "74"),
-        ("b/s1", 0, "71"),
-        ("b/s1", 1, ""),
-        ("b/s1", 2, "71"),
-    ]
-    pos = [("a/s0", 0, "72"), ("a/s0", 1, "72"), ("b/s1", 0, "73"), ("b/s1", 1, "73")]
-    diff = sim_to_real.against_pos(
-        _windows(tmp_path / "net.csv", "net", net), _windows(tmp_path / "pos.csv", "pos", pos)
-    )
-    assert diff[0] == pytest.approx((2 + 2 - 2) / 3, abs=0.01)  # pooled over the 3 windows
-    assert diff[1:] == pytest.approx((-2.0, 2.0))
-    assert sim_to_real._versus(diff) == "+0.67 [-2.00, +2.00]"
+def test_against_pos_reads_both_evaluations_and_resamples_recordings(tmp_path: Path) -> None:
+    """The network is 2 bpm worse than POS on recording a, 2 better on b (3 windows to 1)."""
+    _store(tmp_path / "net", "net", "a", [74, 74, 74])
+    _store(tmp_path / "net", "net", "b", [71])
+    _store(tmp_path / "pos", "pos", "a", [72, 72, 72])
+    _store(tmp_path / "pos", "pos", "b", [73])
+    diff = sim_to_real.against_pos(tmp_path / "net", tmp_path / "pos", "net", ["a", "b"])
+    assert diff == pytest.approx((1.0, -2.0, 2.0))
+    assert sim_to_real._versus(diff) == "+1.00 [-2.00, +2.00]"
     assert sim_to_real._versus(None) == "-"
 
 

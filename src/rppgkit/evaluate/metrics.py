@@ -74,6 +74,7 @@ class MethodMetrics:
 
     window: HRMetrics
     video: HRMetrics
+    against_first: Interval | None = None  # per-window |error| minus the first method's (bpm)
 
 
 @fill_doc(_DOC)

@@ -13,7 +13,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rppgkit.evaluate.metrics import STATISTICS, HRMetrics, MethodMetrics, hr_metrics
+from rppgkit.evaluate.metrics import (
+    STATISTICS,
+    HRMetrics,
+    Interval,
+    MethodMetrics,
+    hr_metrics,
+    mean_interval,
+)
 from rppgkit.evaluate.records import Result
 from rppgkit.fileio import atomic_path, ensure_dir, inside, write_json, write_text
 
@@ -59,28 +66,64 @@ def level_pairs(rows: list[Result], level: str) -> Pairs:
     return Pairs(est[ok], ref[ok], snr[ok], recordings[ok])
 
 
+def paired_difference(rows: list[Result], baseline: list[Result]) -> Interval:
+    """How much closer one method reads the reference than another, on the same windows.
+
+    Parameters
+    ----------
+    rows, baseline : list[Result]
+        Two methods' results on the same recordings.
+
+    Returns
+    -------
+    Interval
+        The mean per-window absolute HR error of `rows` minus that of `baseline` (bpm; below
+        zero, `rows` is closer), over the windows both read, with its 95% interval resampling
+        whole recordings. An interval across zero: the data cannot tell the two apart.
+    """
+    own, base = _window_errors(rows), _window_errors(baseline)
+    shared = [key for key in own if key in base]
+    return mean_interval([own[k] - base[k] for k in shared], [rec for rec, _ in shared])
+
+
+def _window_errors(rows: list[Result]) -> dict[tuple[str, float], float]:
+    """(recording, window start) -> absolute HR error; NaN where either HR is missing."""
+    return {
+        (r.recording, start): np.nan if est is None or ref is None else abs(est - ref)
+        for r in rows
+        for start, est, ref in zip(r.windows.start_s, r.windows.hr_bpm, r.windows.ref_hr_bpm)
+    }
+
+
+def _first_of_group(results: dict[str, list[Result]], method: str) -> str | None:
+    """The first method's key in `method`'s group ('m @ group' pairs with 'first @ group');
+    None for the first method itself."""
+    first = next(iter(results)).split(" @ ")[0]
+    name, at, group = method.partition(" @ ")
+    return None if name == first else f"{first}{at}{group}"
+
+
 def write_evaluation(
     out: Path, results: dict[str, list[Result]], skipped: dict[str, str], title: str
 ) -> dict[str, MethodMetrics]:
-    """Write every table and figure; return each method's metrics."""
+    """Write every table and figure; return each method's metrics (with each method's paired
+    difference from the first one)."""
     ensure_dir(out)
-    metrics = {
-        method: MethodMetrics(
+    metrics = {}
+    for method, rows in results.items():
+        first = _first_of_group(results, method)
+        metrics[method] = MethodMetrics(
             window=level_pairs(rows, "window").metrics(),
             video=level_pairs(rows, "video").metrics(),
+            against_first=None if first is None else paired_difference(rows, results[first]),
         )
-        for method, rows in results.items()
-    }
     write_text(out / "windows.csv", _windows_csv(results))
     write_text(out / "videos.csv", _videos_csv(results))
     write_json(
         out / "metrics.json",
         {
             "title": title,
-            "methods": {
-                method: {level: getattr(per_method, level).as_dict() for level in LEVELS}
-                for method, per_method in metrics.items()
-            },
+            "methods": {method: _method_json(m) for method, m in metrics.items()},
             "skipped": skipped,
         },
     )
@@ -89,6 +132,14 @@ def write_evaluation(
         name = f"{method.replace(' @ ', '__')}.png"  # a group's name comes from the data
         _plot(inside(out / "plots", name, "condition"), method, rows)
     return metrics
+
+
+def _method_json(metrics: MethodMetrics) -> dict[str, object]:
+    """metrics.json's object for one method: each level, then the paired difference."""
+    out: dict[str, object] = {level: getattr(metrics, level).as_dict() for level in LEVELS}
+    if metrics.against_first is not None:
+        out["window_error_minus_first"] = metrics.against_first.as_dict()
+    return out
 
 
 def _windows_csv(results: dict[str, list[Result]]) -> str:
@@ -131,9 +182,37 @@ def _markdown(metrics: dict[str, MethodMetrics], skipped: dict[str, str], title:
             cells = [str(getattr(m, k)) for k in STATISTICS]
             lines.append(f"| {method} | {m.n} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _paired_markdown(metrics)
     if skipped:
         lines += ["## Skipped", ""] + [f"- {rid}: {why}" for rid, why in skipped.items()] + [""]
     return "\n".join(lines)
+
+
+def _paired_markdown(metrics: dict[str, MethodMetrics]) -> list[str]:
+    """The table of paired differences from the first method; none for a single method."""
+    paired = {m: x.against_first for m, x in metrics.items() if x.against_first is not None}
+    if not paired:
+        return []
+    first = next(iter(metrics))
+    lines = [
+        f"## Per window against {first} (bpm; 95% interval, whole recordings resampled)",
+        "",
+        f"The mean absolute error minus {first}'s on the same windows: below zero is closer; "
+        "an interval across zero cannot tell the two apart.",
+        "",
+        "| method | difference |",
+        "|---|---|",
+    ]
+    lines += [f"| {m} | {_signed(d)} |" for m, d in paired.items()]
+    return [*lines, ""]
+
+
+def _signed(diff: Interval) -> str:
+    if np.isnan(diff.value):
+        return "-"
+    if np.isnan(diff.low):
+        return f"{diff.value:+.2f}"
+    return f"{diff.value:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}]"
 
 
 def _plot(path: Path, method: str, rows: list[Result]) -> None:
