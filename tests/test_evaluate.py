@@ -215,7 +215,8 @@ def test_nothing_evaluable_is_an_error(dataset: Path, tmp_path: Path) -> None:
 def test_cli_evaluate(dataset: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(
-        app, ["evaluate", str(dataset), "-d", "synthetic", "-m", "pos", "-o", str(tmp_path / "o")]
+        app,
+        ["evaluate", str(dataset), "-d", "synthetic", "-m", "pos,green", "-o", str(tmp_path / "o")],
     )
     assert result.exit_code == 0, result.stderr
     assert (
@@ -223,6 +224,8 @@ def test_cli_evaluate(dataset: Path, tmp_path: Path) -> None:
         and "MAE" in result.stdout
         and "1 recordings skipped" in (result.stdout)
     )
+    against = result.stdout.split("against pos")[1].splitlines()
+    assert against[1].split()[0] == "green" and len(against[1].split()) == 4  # value [low, high]
     assert "skipped z_broken" in result.stderr
     bad = runner.invoke(app, ["evaluate", str(dataset), "-d", "vipl", "-o", str(tmp_path / "p")])
     assert bad.exit_code == 1 and "unknown dataset 'vipl'" in bad.stderr

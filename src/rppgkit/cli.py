@@ -343,6 +343,12 @@ def evaluate(
         for name, per_method in result.metrics.items():
             m = getattr(per_method, level)
             echo(f"  {name:8} MAE {m.mae}  RMSE {m.rmse}  r {m.pearson_r}")
+    paired = {n: m.against_first for n, m in result.metrics.items() if m.against_first is not None}
+    if paired:
+        first = next(iter(result.metrics))
+        echo((f"against {first}", BOLD), " (per-window error difference, bpm, 95% CI)")
+        for name, diff in paired.items():
+            echo(f"  {name:8} {diff}")
     if result.skipped:
         echo(f"{len(result.skipped)} recordings skipped (see metrics.md)")
     echo(f"results: {result.out_dir / 'metrics.md'}")
