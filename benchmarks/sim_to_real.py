@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
     """Every column of one labelled run."""
     overrides = dict(w.split("=", 1) for w in args.weights)
     methods = method_options(overrides, args.methods)
-    write_suite(args.v1, args.seeds, on_video=lambda v: print("v1", v, flush=True))
+    if not args.skip_v1:
+        write_suite(args.v1, args.seeds, on_video=lambda v: print("v1", v, flush=True))
     v2 = write_training_set(
         args.v2, generator=2, splits=("test",), workers=args.workers, subjects=args.test_subjects
     )
@@ -143,12 +144,13 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
     v2_ids = [rec.id for rec in load_dataset("synthetic", v2_root)]
     for name, opts in methods.items():  # POS first
         out = args.work / "eval" / args.label / name
-        v1_mae = window_mae(args.v1, name, opts, out / "v1", args.workers)
+        v1_mae = None if args.skip_v1 else window_mae(args.v1, name, opts, out / "v1", args.workers)
         v2_mae = window_mae(v2_root, name, opts, out / "v2", args.workers)
         pos_eval = args.work / "eval" / args.label / "pos" / "v2"
         vs_pos = None if name == "pos" else against_pos(out / "v2", pos_eval, name, v2_ids)
-        columns[name] = Column(round(v1_mae, 2), round(v2_mae, 2), real[name], vs_pos)
-        print(f"{args.label} {name}: v1 {columns[name].v1_mae} v2 {v2_mae:.2f} real {real[name]}")
+        v1 = None if v1_mae is None else round(v1_mae, 2)
+        columns[name] = Column(v1, round(v2_mae, 2), real[name], vs_pos)
+        print(f"{args.label} {name}: v1 {v1} v2 {v2_mae:.2f} vs POS {vs_pos} real {real[name]}")
     return columns
 
 
@@ -198,6 +200,7 @@ def main() -> None:
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--methods", nargs="*", default=[], help="only these methods (and POS)")
     parser.add_argument("--seeds", type=int, default=2, help="v1 suite subjects per condition")
+    parser.add_argument("--skip-v1", action="store_true", help="leave the v1 suite column out")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/sim_to_real"))
     parser.add_argument("--v1", type=Path, default=Path("benchmarks/out/suite/videos"))
