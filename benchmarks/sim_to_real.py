@@ -40,6 +40,7 @@ from rppgkit.datasets import load_dataset
 from rppgkit.errors import RppgError
 from rppgkit.estimators import reads_crops
 from rppgkit.evaluate import evaluate
+from rppgkit.evaluate.metrics import Interval
 from rppgkit.evaluate.report import paired_difference
 from rppgkit.evaluate.run import load_results
 from rppgkit.fileio import write_json, write_text
@@ -191,7 +192,7 @@ def _num(value: float | None) -> str:
 
 
 def _versus(diff: tuple[float, float, float] | None) -> str:
-    return "-" if diff is None else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*diff)
+    return "-" if diff is None else Interval(*diff).format()
 
 
 def main() -> None:

@@ -348,7 +348,7 @@ def evaluate(
         first = next(iter(result.metrics))
         echo((f"against {first}", BOLD), " (per-window error difference, bpm, 95% CI)")
         for name, diff in paired.items():
-            echo(f"  {name:8} {diff}")
+            echo(f"  {name:8} {diff.format()}")
     if result.skipped:
         echo(f"{len(result.skipped)} recordings skipped (see metrics.md)")
     echo(f"results: {result.out_dir / 'metrics.md'}")

@@ -40,11 +40,22 @@ class Interval:
         return {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in vars(self).items()}
 
     def __str__(self) -> str:
+        return self.format("")
+
+    def format(self, sign: str = "+") -> str:
+        """ "value [low, high]" to 2 decimals ("-" for NaN), signed by default (differences).
+
+        Examples
+        --------
+        >>> Interval(-1.5, -2.25, 0.5).format(), str(Interval(3.0, float("nan"), float("nan")))
+        ('-1.50 [-2.25, +0.50]', '3.00')
+        """
         if np.isnan(self.value):
             return "-"
+        spec = f"{sign}.2f"
         if np.isnan(self.low):
-            return f"{self.value:.2f}"
-        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
+            return f"{self.value:{spec}}"
+        return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
 STATISTICS = ("mae", "rmse", "mape", "pearson_r", "snr_db")

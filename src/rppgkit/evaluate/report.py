@@ -203,16 +203,8 @@ def _paired_markdown(metrics: dict[str, MethodMetrics]) -> list[str]:
         "| method | difference |",
         "|---|---|",
     ]
-    lines += [f"| {m} | {_signed(d)} |" for m, d in paired.items()]
+    lines += [f"| {m} | {d.format()} |" for m, d in paired.items()]
     return [*lines, ""]
-
-
-def _signed(diff: Interval) -> str:
-    if np.isnan(diff.value):
-        return "-"
-    if np.isnan(diff.low):
-        return f"{diff.value:+.2f}"
-    return f"{diff.value:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}]"
 
 
 def _plot(path: Path, method: str, rows: list[Result]) -> None:
