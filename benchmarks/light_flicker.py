@@ -37,14 +37,13 @@ import numpy as np
 from rppgkit.clip.crop import FrameCrops, recut_crops
 from rppgkit.errors import RppgError
 from rppgkit.fileio import write_text
-from rppgkit.parallel import process_pool
 from rppgkit.pipeline import Options, analyse, method_estimator
-from rppgkit.synth import TRAINING_SPLITS, training_config, write_synth
+from rppgkit.synth import TRAINING_SPLITS, write_training_set
 from rppgkit.trace.extract import extract_trace
 from rppgkit.train.augment import flicker_path
 from rppgkit.video.reader import open_video
 from rppgkit.video.writer import write_video
-from sim_to_real import window_mae
+from sim_to_real import EXTRA_TEST_SUBJECTS, window_mae
 
 
 def flickered_copy(video: Path, out: Path, rms: float, rng: np.random.Generator) -> None:
@@ -81,18 +80,9 @@ def flickered_split(split: Path, out: Path, rms_max: float, seed: int) -> Path:
 
 def extra_validation(out: Path, seeds: range, workers: int = 1) -> Path:
     """More generator-2 validation videos: `seeds` (subjects no split of `write_training_set`
-    uses) x the validation split's conditions, drawn as `training_config` draws them."""
-    _, conditions = TRAINING_SPLITS["val"]
-    jobs = [
-        (training_config(condition, seed, generator=2), out / condition / f"s{seed}")
-        for condition in conditions
-        for seed in seeds
-        if not (out / condition / f"s{seed}" / "meta.json").exists()
-    ]
-    with process_pool(max(workers, 1)) as pool:
-        for future in [pool.submit(write_synth, c, t, masks=False) for c, t in jobs]:
-            future.result()
-    return out
+    uses) x the validation split's conditions, under `out/val`."""
+    folders = write_training_set(out, generator=2, splits=("val",), subjects=seeds, workers=workers)
+    return folders["val"][0].parent
 
 
 def combined(parts: list[Path], out: Path) -> Path:
@@ -168,6 +158,9 @@ def main() -> None:
     args = parser.parse_args()
     if not 0.0 <= args.rms <= 0.1:  # also refuses NaN
         parser.error(f"--rms must be a relative RMS change in [0, 0.1], not {args.rms}")
+    seen = {*TRAINING_SPLITS["train"][0], *TRAINING_SPLITS["test"][0], *EXTRA_TEST_SUBJECTS}
+    if args.extra_seeds and seen & set(range(*args.extra_seeds)):
+        parser.error("--extra-seeds: subjects 0-5, 8-11 and 16-27 are training or test subjects")
     try:
         run(args)
     except RppgError as exc:

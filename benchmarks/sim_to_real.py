@@ -58,6 +58,8 @@ REALDEV = Path("benchmarks/realdev/data")
 DEFAULT_V2 = Path("benchmarks/out/v2/data")
 RULE_VALIDATION_SUBJECTS = range(12, 16)
 """`light_flicker.py --extra-seeds 12 16`: the extra validation subjects RULE-1.4 chose on."""
+EXTRA_TEST_SUBJECTS = range(16, 28)
+"""The test subjects added on 2026-12-06 (`--test-subjects`); no rule may choose on them."""
 
 
 @dataclass(frozen=True)
