@@ -18,11 +18,15 @@ Three columns per method:
 
 Networks are read with the weights rppgkit ships unless `--weights NAME=PATH` names a
 checkpoint; `--label` names the run, so a run before retraining and one after sit side by side
-in `table.md` (every labelled run found under `--work` is a row group).
+in `table.md` (every labelled run found under `--work` is a row group). Four test subjects
+resolve little (benchmarks/README.md, "Which networks are ahead of POS?"): `--test-subjects`
+scores the v2 column on more of them, in a `--v2` folder of its own, and `--skip-v1` leaves the
+v1 column out of such a run.
 
 Usage: python benchmarks/sim_to_real.py [--label shipped] [--weights physnet=run/best.pt]
        [--weights rppgnet=...] [--methods physnet ...] [--seeds 2] [--workers 2]
-       [--work benchmarks/out/sim_to_real]
+       [--work benchmarks/out/sim_to_real] [--skip-v1]
+       [--v2 benchmarks/out/v2/test-wide --test-subjects 8 9 10 11 16 17 ...]
 Needs the real clips once: python benchmarks/realdev/fetch.py (skipped, with a note, without).
 """
 
