@@ -166,6 +166,8 @@ def check_test_subjects(subjects: list[int] | None, v2: Path) -> None:
     the standard test split, which other benchmarks read."""
     if subjects is None:
         return
+    if min(subjects) < 0:
+        raise SystemExit(f"error: --test-subjects are seeds, 0 or more, not {min(subjects)}")
     if v2.resolve() == DEFAULT_V2.resolve():
         raise SystemExit(f"error: --test-subjects needs its own --v2 folder, not {DEFAULT_V2}")
     seen = set(RULE_VALIDATION_SUBJECTS).union(*(TRAINING_SPLITS[s][0] for s in ("train", "val")))

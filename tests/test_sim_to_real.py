@@ -54,6 +54,7 @@ def test_against_pos_reads_both_evaluations_and_resamples_recordings(tmp_path: P
         ([8, 16], "benchmarks/out/v2/data", "needs its own --v2 folder"),
         ([8, 12, 16], "elsewhere", "[12] were trained or chosen on"),
         ([3, 6, 20], "elsewhere", "[3, 6] were trained or chosen on"),
+        ([8, -1], "elsewhere", "seeds, 0 or more, not -1"),
     ],
 )
 def test_test_subjects_refuse_what_was_trained_or_chosen_on(subjects, v2, message) -> None:

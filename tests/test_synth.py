@@ -276,3 +276,5 @@ def test_training_set_takes_other_subjects_but_not_another_splits(tmp_path) -> N
     with pytest.raises(ValueError, match=r"subjects \[6, 7\] belong to the val split"):
         write_training_set(tmp_path / "leak", splits=("test",), subjects=[6, 7, 20])
     assert not (tmp_path / "leak").exists()
+    with pytest.raises(ValueError, match="0 or more"):
+        write_training_set(tmp_path / "negative", splits=("test",), subjects=[-1])

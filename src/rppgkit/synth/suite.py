@@ -172,7 +172,9 @@ def write_training_set(
 
 
 def _check_subjects(split: str, subjects: Sequence[int]) -> None:
-    """Refuse `subjects` that another split of TRAINING_SPLITS draws."""
+    """Refuse `subjects` that another split of TRAINING_SPLITS draws, and negative seeds."""
+    if any(seed < 0 for seed in subjects):
+        raise ValueError(f"subjects are seeds, 0 or more, not {sorted(subjects)}")
     for other, (seeds, _) in TRAINING_SPLITS.items():
         shared = sorted(set(seeds) & set(subjects))
         if other != split and shared:
