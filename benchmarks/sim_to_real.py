@@ -149,11 +149,11 @@ def run(args: argparse.Namespace) -> dict[str, Column]:
     real = real_errors(methods, args.realdev)
     columns = {}
     v2_ids = [rec.id for rec in load_dataset("synthetic", v2_root)]
+    pos_eval = args.work / "eval" / args.label / "pos" / "v2"
     for name, opts in methods.items():  # POS first
         out = args.work / "eval" / args.label / name
         v1_mae = None if args.skip_v1 else window_mae(args.v1, name, opts, out / "v1", args.workers)
         v2_mae = window_mae(v2_root, name, opts, out / "v2", args.workers)
-        pos_eval = args.work / "eval" / args.label / "pos" / "v2"
         vs_pos = None if name == "pos" else against_pos(out / "v2", pos_eval, name, v2_ids)
         v1 = None if v1_mae is None else round(v1_mae, 2)
         columns[name] = Column(v1, round(v2_mae, 2), real[name], vs_pos)

@@ -110,7 +110,7 @@ def _paired_line(
     name = ["highest peak", *(f"rho {r:g}" for r in rhos)]
     return (
         f"\npaired: {methods[1]} ({name[col_b]}) minus {methods[0]} ({name[col_a]}): "
-        f"{diff.value:+.2f} bpm per window, 95% interval [{diff.low:+.2f}, {diff.high:+.2f}] "
+        f"{diff.format()} bpm per window, mean [95% interval] "
         f"({len(np.unique(recordings))} recordings resampled)"
     )
 
